@@ -1,0 +1,1 @@
+"""The API endpoints, one module per endpoint family."""

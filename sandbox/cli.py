@@ -1,0 +1,85 @@
+"""The ``sabong-sandbox`` command: ``serve``, ``fixtures generate``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .config import ConfigError, load
+from .scenarios import ScenarioError, read_settings
+
+DEFAULT_SCENARIOS = "scenarios.yaml"
+
+
+@click.group()
+@click.version_option(__version__, prog_name="sabong-sandbox")
+def main() -> None:
+    """A sandbox of the Sabong wallet API v1 that really verifies signatures."""
+
+
+@main.command()
+@click.option("--host", help="Address to bind. Default 127.0.0.1 (loopback only).")
+@click.option("--port", type=int, help="TCP port; 0 picks a free one. Default 8080.")
+@click.option("--db", help="SQLite database file, or :memory:. Default .sandbox/sandbox.db.")
+@click.option("--secret", help="HMAC secret. Default: sandbox-secret.")
+@click.option(
+    "--scenarios",
+    type=click.Path(dir_okay=False),
+    help="scenarios.yaml. Default: ./scenarios.yaml when it exists.",
+)
+@click.option("--timestamp-window", type=int, help="Replay window in seconds. Default 300.")
+@click.option(
+    "--signing-payload",
+    type=click.Choice(["json", "raw"]),
+    help="What a POST signs: json (the JSON.stringify form, default) or raw (exact bytes).",
+)
+@click.option("--threads", type=int, help="waitress worker threads. Default 4.")
+@click.option("--login-base", help="Base URL of loginLink. Default: the sandbox's own URL.")
+@click.option(
+    "--fixtures",
+    type=click.Path(file_okay=False, exists=True),
+    help="Seed data directory. Default: the packaged fixtures.",
+)
+@click.option("--quiet", is_flag=True, default=None, help="Print only the SANDBOX_URL line.")
+def serve(**flags: Any) -> None:
+    """Serve the sandbox until SIGINT/SIGTERM; prints SANDBOX_URL=... when ready."""
+    from .serving import serve as run
+
+    try:
+        config = load(flags, os.environ, _scenario_settings(flags.get("scenarios")))
+    except (ConfigError, ScenarioError) as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(run(config))
+
+
+def _scenario_settings(flag: str | None) -> dict[str, Any]:
+    path = flag or os.environ.get("SANDBOX_SCENARIOS")
+    if not path and Path(DEFAULT_SCENARIOS).is_file():
+        path = DEFAULT_SCENARIOS
+    if not path:
+        return {}
+    settings = read_settings(path)
+    settings["scenarios"] = path
+    return settings
+
+
+@main.group()
+def fixtures() -> None:
+    """Seed data."""
+
+
+@fixtures.command("generate")
+@click.option("--out", default="fixtures", show_default=True, type=click.Path(file_okay=False))
+@click.option("--seed", type=int, default=None, help="Faker seed (default: the fixed one).")
+def fixtures_generate(out: str, seed: int | None) -> None:
+    """Write the deterministic seed data (users.json, transactions.json) into OUT."""
+    from . import fakedata
+
+    paths = fakedata.write(out, seed if seed is not None else fakedata.DEFAULT_SEED)
+    for path in paths:
+        click.echo(str(path))

@@ -1,0 +1,146 @@
+"""Every setting of the sandbox in one table: key, environment twin, CLI flag, default.
+
+Precedence, highest first: the command-line flag, the ``SANDBOX_*`` environment variable, the
+scenarios file (for the keys it may set), the built-in default. Nothing here reads the
+environment at import time: ``load`` is called by the CLI (or a test) with what it has.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+DEFAULT_SECRET = "sandbox-secret"
+DEFAULT_DB = os.path.join(".sandbox", "sandbox.db")
+MEMORY = ":memory:"
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    env: str
+    flag: str
+    default: Any
+    parse: Callable[[str], Any]
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "SANDBOX_HOST", "--host", "127.0.0.1", str, "Address to bind (loopback)."),
+    Setting("port", "SANDBOX_PORT", "--port", 8080, int, "TCP port; 0 picks a free one."),
+    Setting("db", "SANDBOX_DB", "--db", DEFAULT_DB, str, "SQLite file, or :memory:."),
+    Setting("secret", "SANDBOX_SECRET", "--secret", DEFAULT_SECRET, str, "Default HMAC secret."),
+    Setting("scenarios", "SANDBOX_SCENARIOS", "--scenarios", None, str, "scenarios.yaml path."),
+    Setting(
+        "timestamp_window",
+        "SANDBOX_TIMESTAMP_WINDOW",
+        "--timestamp-window",
+        300,
+        int,
+        "Accepted |now - x-timestamp| in seconds, inclusive.",
+    ),
+    Setting(
+        "signing_payload",
+        "SANDBOX_SIGNING_PAYLOAD",
+        "--signing-payload",
+        "json",
+        str,
+        "POST payload: json (JSON.stringify form) or raw (exact bytes).",
+    ),
+    Setting("threads", "SANDBOX_THREADS", "--threads", 4, int, "waitress worker threads."),
+    Setting(
+        "login_base",
+        "SANDBOX_LOGIN_BASE",
+        "--login-base",
+        None,
+        str,
+        "Base URL of loginLink; default: the sandbox's own URL.",
+    ),
+    Setting(
+        "fixtures",
+        "SANDBOX_FIXTURES",
+        "--fixtures",
+        None,
+        str,
+        "Seed data directory; default: the packaged fixtures.",
+    ),
+    Setting(
+        "quiet",
+        "SANDBOX_QUIET",
+        "--quiet",
+        False,
+        lambda v: v.lower() in {"1", "true", "yes"},
+        "Print only the SANDBOX_URL line.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db: str = DEFAULT_DB
+    secret: str = DEFAULT_SECRET
+    scenarios: str | None = None
+    timestamp_window: int = 300
+    signing_payload: str = "json"
+    threads: int = 4
+    login_base: str | None = None
+    fixtures: str | None = None
+    quiet: bool = False
+    # Where each value came from, for the start-up banner (never the values of secrets).
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def with_(self, **changes: Any) -> Config:
+        return replace(self, **changes)
+
+
+class ConfigError(ValueError):
+    """A setting has a value the sandbox cannot use."""
+
+
+def load(
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    file_values: Mapping[str, Any] | None = None,
+) -> Config:
+    """Resolve every setting from flags, environment and file values (in that precedence)."""
+    flags = flags or {}
+    env = env if env is not None else {}
+    file_values = file_values or {}
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for s in SETTINGS:
+        if flags.get(s.key) is not None:
+            values[s.key], sources[s.key] = flags[s.key], "flag"
+        elif env.get(s.env) not in (None, ""):
+            try:
+                values[s.key] = s.parse(env[s.env])
+            except ValueError:
+                raise ConfigError(f"{s.env}={env[s.env]!r} is not a valid {s.key}") from None
+            sources[s.key] = "env"
+        elif file_values.get(s.key) is not None:
+            values[s.key], sources[s.key] = file_values[s.key], "scenarios"
+        else:
+            values[s.key], sources[s.key] = s.default, "default"
+    config = Config(**values, sources=sources)
+    _check(config)
+    return config
+
+
+def _check(config: Config) -> None:
+    if config.signing_payload not in ("json", "raw"):
+        raise ConfigError("signing_payload must be 'json' or 'raw'")
+    if config.timestamp_window < 0:
+        raise ConfigError("timestamp_window must be >= 0")
+    if not 0 <= config.port <= 65535:
+        raise ConfigError("port must be between 0 and 65535")
+    if config.threads < 1:
+        raise ConfigError("threads must be >= 1")
+    if not config.secret:
+        raise ConfigError("secret must not be empty")
+
+
+CONFIG_KEYS = tuple(f.name for f in fields(Config) if f.name != "sources")

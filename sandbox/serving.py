@@ -1,0 +1,86 @@
+"""Serve a sandbox with waitress until SIGINT/SIGTERM, announcing its URL on stdout.
+
+The one machine-readable line ``SANDBOX_URL=http://HOST:PORT`` is printed (and flushed) on
+stdout once the socket is bound and the app is built, i.e. when the sandbox can answer; CI
+jobs and the pytest plugin read it. Everything else goes to stderr.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+from typing import TextIO
+
+from waitress.server import create_server
+
+from . import __version__
+from .app import create_app
+from .config import DEFAULT_SECRET, Config
+from .state import Sandbox
+
+
+class _Stop(Exception):
+    """Raised by the signal handler to leave waitress's loop."""
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    raise _Stop(signum)
+
+
+def url_for(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def serve(config: Config, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    """Run until stopped by a signal; returns the exit code (0 on a clean stop)."""
+    sandbox = Sandbox.open(config)
+    app = create_app(config, sandbox)
+    server = create_server(
+        app,
+        host=config.host,
+        port=config.port,
+        threads=config.threads,
+        ident="sabong-sandbox",
+        # Slow or stalled clients must not hold a channel forever.
+        channel_timeout=60,
+        connection_limit=200,
+        clear_untrusted_proxy_headers=True,
+    )
+    port = int(server.effective_port)  # type: ignore[union-attr]
+    url = url_for(config.host, port)
+    sandbox.base_url = url
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if not config.quiet:
+            _banner(config, sandbox, url, err)
+        out.write(f"SANDBOX_URL={url}\n")
+        out.flush()
+        server.run()
+    except (_Stop, KeyboardInterrupt):
+        pass
+    finally:
+        server.close()
+        sandbox.store.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if not config.quiet:
+        err.write("sabong-sandbox stopped\n")
+    return 0
+
+
+def _banner(config: Config, sandbox: Sandbox, url: str, err: TextIO) -> None:
+    # The default secret is public (it is in the README); any other secret is never printed.
+    if config.secret == DEFAULT_SECRET:
+        secret = f"{DEFAULT_SECRET} (the default; set --secret or SANDBOX_SECRET to change it)"
+    else:
+        secret = f"<set by {config.sources.get('secret', 'config')}, not shown>"
+    counts = sandbox.store.counts()
+    err.write(
+        f"sabong-sandbox {__version__} listening on {url}\n"
+        f"  database: {config.db} ({counts['users']} users, "
+        f"{counts['transactions']} transactions)\n"
+        f"  secret:   {secret}\n"
+        f"  control:  {url}/__sandbox/health\n"
+    )
+    err.flush()

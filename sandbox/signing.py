@@ -1,0 +1,410 @@
+"""The Sabong v1 request signature, implemented once (SPEC A2, B1, B3-B6).
+
+Pure standard library: no Flask here. The server, the CLI, the pytest plugin and the tests all
+sign and verify through this module, so there is exactly one definition of the scheme::
+
+    StringToSign = METHOD + PATH + TIMESTAMP + PAYLOAD
+    x-signature  = lowercase hex HMAC-SHA256(key=secret, message=StringToSign)
+
+PAYLOAD is, for a POST, the parsed body re-serialized as JavaScript's ``JSON.stringify`` prints
+it (``canonical_json``); for a GET, the decoded query parameters sorted by key
+(``canonical_query``). Everything works on bytes so that an invalid body can still be signed
+raw (B3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+# The signature-failure reasons (SPEC B2); they travel in the X-Sandbox-Signature-Reason header.
+MISSING_SIGNATURE = "missing-signature"
+MISSING_TIMESTAMP = "missing-timestamp"
+BAD_TIMESTAMP = "bad-timestamp"
+EXPIRED_TIMESTAMP = "expired-timestamp"
+FUTURE_TIMESTAMP = "future-timestamp"
+MISMATCH = "mismatch"
+
+DEFAULT_WINDOW_SECONDS = 300
+_TIMESTAMP_RE = re.compile(r"[0-9]{1,12}")
+_HEX64_RE = re.compile(r"[0-9a-f]{64}")
+
+
+class InvalidJSON(ValueError):
+    """The body is not JSON that ``JSON.parse`` would accept."""
+
+
+# --------------------------------------------------------------------------- JSON, as JS does it
+
+
+def _reject_constant(name: str) -> Any:
+    # JSON.parse refuses NaN, Infinity and -Infinity; Python's json would accept them.
+    raise InvalidJSON(f"{name} is not valid JSON")
+
+
+def _js_number(text: str) -> float:
+    # Every JSON number is an IEEE double in JavaScript; float() of the text rounds exactly once,
+    # and overflows to inf (JSON.stringify then prints null) instead of raising.
+    return float(text)
+
+
+_DECODER = json.JSONDecoder(
+    parse_float=_js_number, parse_int=_js_number, parse_constant=_reject_constant
+)
+
+
+def parse_json(raw: bytes) -> Any:
+    """Parse a request body the way ``JSON.parse`` does.
+
+    Numbers become doubles, a repeated key keeps its first position and its last value (as a
+    dict assignment does), and NaN/Infinity are refused. Raises ``InvalidJSON``.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidJSON(f"the body is not valid UTF-8 (byte {exc.start})") from None
+    if text.startswith("\ufeff"):
+        raise InvalidJSON("the body starts with a byte-order mark")
+    try:
+        return _DECODER.decode(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidJSON(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise InvalidJSON("the body is nested too deeply") from None
+
+
+def js_number(value: float) -> str:
+    """Print a double exactly as JavaScript's ``Number.prototype.toString`` (and JSON) does."""
+    if math.isnan(value) or math.isinf(value):
+        return "null"  # JSON.stringify's rendering of non-finite numbers
+    if value == 0:
+        return "0"  # covers -0, which JSON.stringify prints as 0
+    sign = "-" if value < 0 else ""
+    # repr() gives the shortest digits that round-trip, the same digits ECMAScript asks for.
+    mantissa, _, exp_text = repr(abs(value)).partition("e")
+    int_part, _, frac_part = mantissa.partition(".")
+    if frac_part == "0":
+        frac_part = ""
+    digits = (int_part + frac_part).lstrip("0")
+    # n: the position of the decimal point relative to the first significant digit (ECMA-262).
+    leading_zeros = len(int_part + frac_part) - len((int_part + frac_part).lstrip("0"))
+    n = len(int_part) - leading_zeros + (int(exp_text) if exp_text else 0)
+    digits = digits.rstrip("0") or "0"
+    k = len(digits)
+    if k <= n <= 21:
+        out = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        out = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        out = "0." + "0" * (-n) + digits
+    else:
+        e = n - 1
+        exp = ("+" if e >= 0 else "-") + str(abs(e))
+        out = digits[0] + ("." + digits[1:] if k > 1 else "") + "e" + exp
+    return sign + out
+
+
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+}
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\ud800-\udfff]')
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    ch = match.group(0)
+    return _ESCAPES.get(ch) or f"\\u{ord(ch):04x}"
+
+
+def js_string(value: str) -> str:
+    """Quote a string as ``JSON.stringify`` does: UTF-8 kept, ``/`` kept, lower-case ``\\u``."""
+    return '"' + _NEEDS_ESCAPE.sub(_escape_char, value) + '"'
+
+
+def js_stringify(value: Any) -> str:
+    """Serialize a parsed JSON value exactly as ``JSON.stringify`` does (compact)."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return js_string(value)
+    if isinstance(value, (int, float)):
+        return js_number(float(value))
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ",".join(js_string(k) + ":" + js_stringify(value[k]) for k in js_keys(value))
+            + "}"
+        )
+    if isinstance(value, list):
+        return "[" + ",".join(js_stringify(v) for v in value) + "]"
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+_ARRAY_INDEX_RE = re.compile(r"0|[1-9][0-9]{0,9}")
+_MAX_ARRAY_INDEX = 2**32 - 2
+
+
+def _array_index(key: str) -> int | None:
+    if _ARRAY_INDEX_RE.fullmatch(key):
+        n = int(key)
+        if n <= _MAX_ARRAY_INDEX:
+            return n
+    return None
+
+
+def js_keys(obj: dict[str, Any]) -> list[str]:
+    """An object's keys in JavaScript's own order: array-index keys ("0".."4294967294")
+    first, ascending; then the other keys in insertion order (ECMA-262 OrdinaryOwnPropertyKeys).
+    """
+    indexed = [(n, k) for k in obj if (n := _array_index(k)) is not None]
+    if not indexed:
+        return list(obj)
+    indexed.sort()
+    return [k for _, k in indexed] + [k for k in obj if _array_index(k) is None]
+
+
+@dataclass(frozen=True)
+class Body:
+    """A POST body as the server sees it: what is signed, and what the handler gets."""
+
+    payload: bytes  # the PAYLOAD part of the StringToSign
+    data: dict[str, Any] | None  # the parsed object, or None when the body is not one
+    problem: str | None  # why the body is not a JSON object, for the 400
+
+
+_JSON_WHITESPACE = b" \t\n\r"
+
+
+def canonical_body(raw: bytes) -> Body:
+    """The signed PAYLOAD of a POST body (SPEC B3).
+
+    An empty body signs as ``{}``. A valid JSON object signs as its ``JSON.stringify`` form.
+    Anything else (invalid JSON, or JSON that is not an object) is signed as the raw bytes and
+    reported as a problem for the validation step that follows the signature check.
+    """
+    if not raw.strip(_JSON_WHITESPACE):
+        return Body(b"{}", {}, None)
+    try:
+        parsed = parse_json(raw)
+    except InvalidJSON as exc:
+        return Body(raw, None, f"The body must be valid JSON: {exc}.")
+    if not isinstance(parsed, dict):
+        kind = _json_kind(parsed)
+        return Body(raw, None, f"The body must be a JSON object, not {kind}.")
+    return Body(js_stringify(parsed).encode("utf-8"), parsed, None)
+
+
+def canonical_json(raw: bytes) -> bytes:
+    """Shortcut: the PAYLOAD bytes of a POST body."""
+    return canonical_body(raw).payload
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    return "a number"
+
+
+# --------------------------------------------------------------------------- query strings
+
+
+def parse_query(query_string: str) -> list[tuple[str, str]]:
+    """Decode a raw query string into (key, value) pairs in order (``+`` is a space)."""
+    pairs: list[tuple[str, str]] = []
+    for part in query_string.split("&"):
+        if not part:
+            continue
+        key, _, value = part.partition("=")
+        pairs.append((unquote_plus(key), unquote_plus(value)))
+    return pairs
+
+
+def query_params(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Collapse pairs as Express does for signing: a repeated key joined with ``,`` in order."""
+    merged: dict[str, list[str]] = {}
+    for key, value in pairs:
+        merged.setdefault(key, []).append(value)
+    return {key: ",".join(values) for key, values in merged.items()}
+
+
+def canonical_query(query_string: str) -> bytes:
+    """The signed PAYLOAD of a GET: decoded ``key=value`` pairs sorted by key (SPEC B4)."""
+    params = query_params(parse_query(query_string))
+    return "&".join(f"{k}={params[k]}" for k in sorted(params)).encode("utf-8")
+
+
+# --------------------------------------------------------------------------- signing
+
+
+def string_to_sign(method: str, path: str, timestamp: str, payload: bytes) -> bytes:
+    """METHOD + PATH + TIMESTAMP + PAYLOAD, plain concatenation (SPEC A2)."""
+    return (method + path + timestamp).encode("utf-8") + payload
+
+
+def hmac_hex(secret: str, message: bytes) -> str:
+    """Lowercase hex HMAC-SHA256 of ``message`` under ``secret``."""
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def payload_for(method: str, query_string: str, raw_body: bytes) -> bytes:
+    """The PAYLOAD for any request: the query for GET, the canonical body otherwise."""
+    if method.upper() == "GET":
+        return canonical_query(query_string)
+    return canonical_json(raw_body)
+
+
+def sign(
+    secret: str,
+    method: str,
+    path: str,
+    timestamp: int | str,
+    *,
+    query: str | dict[str, Any] | list[tuple[str, str]] = "",
+    body: bytes | str | dict[str, Any] | None = None,
+) -> str:
+    """Compute the ``x-signature`` a client must send (the client side of the scheme).
+
+    ``query`` may be a raw query string or key/value pairs (values are signed decoded, as the
+    server sees them); ``body`` may be raw bytes/text or a dict (canonicalized either way).
+    """
+    method = method.upper()
+    if method == "GET":
+        if isinstance(query, str):
+            payload = canonical_query(query)
+        else:
+            items = list(query.items()) if isinstance(query, dict) else list(query)
+            params = query_params([(str(k), str(v)) for k, v in items])
+            payload = "&".join(f"{k}={params[k]}" for k in sorted(params)).encode("utf-8")
+    else:
+        if body is None:
+            raw = b""
+        elif isinstance(body, dict):
+            raw = js_stringify(body).encode("utf-8")
+        elif isinstance(body, str):
+            raw = body.encode("utf-8")
+        else:
+            raw = body
+        payload = canonical_json(raw)
+    return hmac_hex(secret, string_to_sign(method, path, str(timestamp), payload))
+
+
+# --------------------------------------------------------------------------- verifying
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of checking one request's signature.
+
+    ``reason`` is None when the signature is valid, else one of the reason constants.
+    ``string_to_sign`` is what the sandbox signed (None when the timestamp check failed first).
+    ``detail`` is a plain-words explanation for headers, the journal and the doctor.
+    """
+
+    reason: str | None
+    detail: str
+    string_to_sign: bytes | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+
+def check_timestamp(timestamp: str | None, now: float, window: int) -> Verdict | None:
+    """Return a failing Verdict for a missing, malformed or out-of-window timestamp."""
+    if timestamp is None or timestamp == "":
+        return Verdict(MISSING_TIMESTAMP, "The x-timestamp header is missing.")
+    if not _TIMESTAMP_RE.fullmatch(timestamp):
+        if len(timestamp) == 13 and timestamp.isascii() and timestamp.isdigit():
+            detail = (
+                "The x-timestamp header has 13 digits: it looks like milliseconds; "
+                "send Unix time in seconds."
+            )
+        else:
+            detail = "The x-timestamp header must be Unix time in seconds: 1 to 12 ASCII digits."
+        return Verdict(BAD_TIMESTAMP, detail)
+    skew = int(now) - int(timestamp)
+    if skew > window:
+        return Verdict(
+            EXPIRED_TIMESTAMP,
+            f"The x-timestamp is {skew} s old; the sandbox accepts at most {window} s.",
+        )
+    if -skew > window:
+        return Verdict(
+            FUTURE_TIMESTAMP,
+            f"The x-timestamp is {-skew} s in the future; the sandbox accepts at most {window} s.",
+        )
+    return None
+
+
+def verify(
+    secret: str,
+    method: str,
+    path: str,
+    timestamp: str | None,
+    signature: str | None,
+    payload: bytes,
+    *,
+    now: float,
+    window: int = DEFAULT_WINDOW_SECONDS,
+) -> Verdict:
+    """Check a request's signature headers against ``secret`` (SPEC A2, B1, B6).
+
+    Checks run in a fixed order: signature present, timestamp present, well formed, within the
+    window, then the HMAC (constant-time comparison).
+    """
+    if signature is None or signature == "":
+        return Verdict(MISSING_SIGNATURE, "The x-signature header is missing.")
+    failed = check_timestamp(timestamp, now, window)
+    if failed is not None:
+        return failed
+    assert timestamp is not None
+    message = string_to_sign(method, path, timestamp, payload)
+    expected = hmac_hex(secret, message)
+    if hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace")):
+        return Verdict(None, "valid", message)
+    return Verdict(MISMATCH, _mismatch_detail(signature), message)
+
+
+def _mismatch_detail(signature: str) -> str:
+    # The cheap, shape-only part of the diagnosis; the doctor (B2) goes further.
+    if _HEX64_RE.fullmatch(signature):
+        return "The x-signature does not match the StringToSign the sandbox computed."
+    if re.fullmatch(r"[0-9a-fA-F]{64}", signature):
+        return "The x-signature is upper-case hex; send lowercase hex."
+    if re.fullmatch(r"[A-Za-z0-9+/_-]{43}=?", signature):
+        return "The x-signature looks like base64; send the digest as lowercase hex (64 chars)."
+    return f"The x-signature must be 64 lowercase hex characters; got {len(signature)} characters."
+
+
+def header_safe(message: bytes, limit: int = 2048) -> str:
+    """Render a StringToSign for an HTTP header: printable ASCII kept, the rest escaped.
+
+    Non-printable and non-ASCII characters are written as JSON escapes (``\\n``, ``\\u00e9``),
+    and a backslash as ``\\\\``, so the value is unambiguous; long values are cut at ``limit``.
+    """
+    text = message.decode("utf-8", "replace")
+    escaped = json.dumps(text, ensure_ascii=True)[1:-1].replace('\\"', '"')
+    if len(escaped) > limit:
+        return escaped[:limit] + f"...[{len(escaped) - limit} more characters]"
+    return escaped
