@@ -56,12 +56,21 @@ STAKES = (100, 200, 500, 1000, 2000, 2500, 5000, 10000, 20000, 50000)
 DEPOSITS = (1000, 2000, 2500, 5000, 10000, 20000, 25000, 50000, 100000, 200000)
 SIDES = ("Meron", "Wala")
 DEPOSIT_CHANNELS = (
-    "GCash", "GCash", "Maya", "bank transfer (BDO)", "bank transfer (BPI)", "7-Eleven CLIQQ",
+    "GCash",
+    "GCash",
+    "Maya",
+    "bank transfer (BDO)",
+    "bank transfer (BPI)",
+    "7-Eleven CLIQQ",
 )
 WITHDRAWAL_CHANNELS = ("GCash", "GCash", "Maya", "BDO account", "BPI account", "UnionBank account")
 ARENAS = (
-    "Araneta Coliseum", "Pasay City Cockpit", "Cebu Coliseum", "Bacolod Cockpit Arena",
-    "Davao Sabungan", "Iloilo Gamefarm Derby",
+    "Araneta Coliseum",
+    "Pasay City Cockpit",
+    "Cebu Coliseum",
+    "Bacolod Cockpit Arena",
+    "Davao Sabungan",
+    "Iloilo Gamefarm Derby",
 )
 
 # Kinds of movement with their relative weights, for credits and for debits.
@@ -157,7 +166,10 @@ def _describe(rng: random.Random, description: str) -> tuple[str | None, bool]:
 
 
 def _walk(
-    rng: random.Random, wallet_id: int, count: int, target: int | None = None,
+    rng: random.Random,
+    wallet_id: int,
+    count: int,
+    target: int | None = None,
 ) -> list[_Movement]:
     """``count`` movements whose running balance never goes negative.
 
@@ -183,9 +195,7 @@ def _walk(
                 balance += cents
                 kind_type = "credit"
             description, has_reference = _describe(rng, text)
-            moves.append(
-                _Movement(wallet_id, kind, kind_type, cents, description, has_reference)
-            )
+            moves.append(_Movement(wallet_id, kind, kind_type, cents, description, has_reference))
         if target is None:
             return moves
         gap = target - balance
@@ -194,14 +204,16 @@ def _walk(
         if gap > 0:
             kind = "win" if gap <= 100000 else "deposit"
             text = (
-                f"Bet won - {_fight(rng)} ({rng.choice(SIDES)})" if kind == "win"
+                f"Bet won - {_fight(rng)} ({rng.choice(SIDES)})"
+                if kind == "win"
                 else f"Deposit via {rng.choice(DEPOSIT_CHANNELS)}"
             )
             last = _Movement(wallet_id, kind, "credit", gap, text, True)
         else:
             kind = "bet" if -gap <= 50000 else "withdrawal"
             text = (
-                f"Bet placed - {_fight(rng)} ({rng.choice(SIDES)})" if kind == "bet"
+                f"Bet placed - {_fight(rng)} ({rng.choice(SIDES)})"
+                if kind == "bet"
                 else f"Withdrawal to {rng.choice(WITHDRAWAL_CHANNELS)}"
             )
             last = _Movement(wallet_id, kind, "debit", -gap, text, True)
@@ -211,8 +223,9 @@ def _walk(
 
 def _stamp(rng: random.Random, moves: list[_Movement], start_ms: int, end_ms: int) -> None:
     """Strictly increasing times in ``[start_ms, end_ms)``; ``end_ms`` itself is not used."""
-    for move, at_ms in zip(moves, sorted(rng.sample(range(start_ms, end_ms), len(moves))),
-                           strict=True):
+    for move, at_ms in zip(
+        moves, sorted(rng.sample(range(start_ms, end_ms), len(moves))), strict=True
+    ):
         move.at_ms = at_ms
 
 
@@ -239,8 +252,14 @@ def _reference(rng: random.Random, at_ms: int, taken: set[str]) -> str:
 
 
 def _user(
-    user_id: int, client_id: str, username: str, display_name: str, ip: str, created_ms: int,
-    wallet_id: int, moves: list[_Movement],
+    user_id: int,
+    client_id: str,
+    username: str,
+    display_name: str,
+    ip: str,
+    created_ms: int,
+    wallet_id: int,
+    moves: list[_Movement],
 ) -> dict[str, Any]:
     balance = sum(m.cents if m.type == "credit" else -m.cents for m in moves)
     return {
@@ -275,8 +294,14 @@ def generate(seed: int = DEFAULT_SEED) -> dict[str, dict[str, Any]]:
     created = _whole_second(rng, _ms(datetime(2025, 3, 1, tzinfo=UTC)), history_start)
     users.append(
         _user(
-            EXAMPLE_USER_ID, EXAMPLE_CLIENT_ID, _unique(fake.user_name, usernames), fake.name(),
-            fake.ipv4_public(), created, EXAMPLE_WALLET_ID, moves,
+            EXAMPLE_USER_ID,
+            EXAMPLE_CLIENT_ID,
+            _unique(fake.user_name, usernames),
+            fake.name(),
+            fake.ipv4_public(),
+            created,
+            EXAMPLE_WALLET_ID,
+            moves,
         )
     )
     movements.extend(moves)

@@ -72,7 +72,8 @@ def test_documents_carry_the_seed(docs: dict[str, dict[str, Any]]) -> None:
 
 
 def test_example_user(
-    users: list[dict[str, Any]], histories: dict[int, list[dict[str, Any]]],
+    users: list[dict[str, Any]],
+    histories: dict[int, list[dict[str, Any]]],
 ) -> None:
     example = next(u for u in users if u["clientId"] == "CLIENT_001")
     assert example["id"] == 123
@@ -96,7 +97,8 @@ def test_example_user(
 
 
 def test_every_wallet_adds_up(
-    users: list[dict[str, Any]], histories: dict[int, list[dict[str, Any]]],
+    users: list[dict[str, Any]],
+    histories: dict[int, list[dict[str, Any]]],
 ) -> None:
     assert 18 <= len(users) <= 25
     wallet_ids = {u["wallet"]["id"] for u in users}
@@ -147,7 +149,13 @@ def test_transactions_are_well_formed(transactions: list[dict[str, Any]]) -> Non
     assert all(r.startswith("TXN-") for r in references)
     for txn in transactions:
         assert set(txn) == {
-            "id", "walletId", "amount", "type", "reference", "description", "createdAt",
+            "id",
+            "walletId",
+            "amount",
+            "type",
+            "reference",
+            "description",
+            "createdAt",
         }
         assert txn["type"] in {"credit", "debit"}
         assert 100 <= cents(txn["amount"]) <= 500000

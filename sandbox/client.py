@@ -1,0 +1,80 @@
+"""A small signing HTTP client for a running sandbox (stdlib ``urllib`` only).
+
+Used by the tests against real servers, the benchmarks and, later, the pytest plugin: it signs
+through ``sandbox.signing`` so there is still one implementation of the scheme.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from email.message import Message
+from typing import Any
+from urllib.parse import urlencode
+
+from . import signing
+from .config import DEFAULT_SECRET
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: Message
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class SandboxClient:
+    """Sign and send requests to ``base_url`` with ``secret``."""
+
+    def __init__(self, base_url: str, secret: str = DEFAULT_SECRET, timeout: float = 10) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.secret = secret
+        self.timeout = timeout
+
+    def get(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        timestamp: int | str | None = None,
+        signature: str | None = None,
+    ) -> Reply:
+        query = urlencode(params or {})
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        sig = signature or signing.sign(self.secret, "GET", path, ts, query=query)
+        url = self.base_url + path + ("?" + query if query else "")
+        return self.send("GET", url, None, {"x-timestamp": ts, "x-signature": sig})
+
+    def post(
+        self,
+        path: str,
+        body: dict[str, Any] | str | bytes | None = None,
+        *,
+        timestamp: int | str | None = None,
+        signature: str | None = None,
+    ) -> Reply:
+        if isinstance(body, dict):
+            raw = json.dumps(body).encode()
+        elif isinstance(body, str):
+            raw = body.encode()
+        else:
+            raw = body or b""
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        sig = signature or signing.sign(self.secret, "POST", path, ts, body=raw)
+        headers = {"x-timestamp": ts, "x-signature": sig, "content-type": "application/json"}
+        return self.send("POST", self.base_url + path, raw, headers)
+
+    def send(self, method: str, url: str, data: bytes | None, headers: dict[str, str]) -> Reply:
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return Reply(response.status, response.headers, response.read())
+        except urllib.error.HTTPError as error:
+            with error:
+                return Reply(error.code, error.headers, error.read())
