@@ -19,7 +19,7 @@ serve: $(STAMP)
 	$(BIN)/sabong-sandbox serve $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/ruff check sandbox tests bench
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -50,6 +50,13 @@ def create_app(config: Config | None = None, sandbox: Sandbox | None = None) -> 
 
     app.register_error_handler(errors.ApiError, render)
 
+    @app.before_request
+    def refuse_large_bodies() -> None:
+        # Before routing's verdict matters: a body this large is refused on any path.
+        length = request.content_length
+        if length is not None and length > MAX_BODY_BYTES:
+            raise errors.HttpError(413, HTTP_MESSAGES[413])
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
