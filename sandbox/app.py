@@ -8,7 +8,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from . import errors
-from .api import balance
+from .api import balance, tokens, transactions, wallet
 from .config import Config
 from .control import bp as control_bp
 from .state import Sandbox
@@ -45,7 +45,8 @@ def create_app(config: Config | None = None, sandbox: Sandbox | None = None) -> 
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["sandbox"] = sandbox
 
-    app.register_blueprint(balance.bp)
+    for blueprint in (balance.bp, tokens.bp, wallet.bp, transactions.bp):
+        app.register_blueprint(blueprint)
     app.register_blueprint(control_bp)
 
     app.register_error_handler(errors.ApiError, render)

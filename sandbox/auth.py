@@ -11,14 +11,14 @@ with the parsed parameters. Handlers validate, look up, operate and return the s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
 from flask import Response, current_app, request
 
 from . import signing
-from .errors import SUCCESS_MESSAGES, InvalidSignature, dumps, envelope
+from .errors import SUCCESS_MESSAGES, InvalidSignature, ValidationFailed, dumps, envelope
 from .state import Sandbox
 
 Handler = Callable[["Call"], Any]
@@ -33,6 +33,15 @@ class Call:
     params: dict[str, str]  # decoded query parameters (repeated keys joined with ",")
     body: dict[str, Any] | None  # the parsed JSON object of a POST, None for GET or a bad body
     body_problem: str | None  # why a POST body is not a JSON object
+    message: str = ""  # the success message (the endpoint's documented one by default)
+    headers: dict[str, str] = field(default_factory=dict)  # extra X-Sandbox-* headers
+
+
+def require_object(call: Call) -> dict[str, Any]:
+    """The POST body as an object, or the 400 that says why it is not one (SPEC B3)."""
+    if call.body is None:
+        raise ValidationFailed({"body": [call.body_problem or "The body must be a JSON object."]})
+    return call.body
 
 
 def raw_path(environ: dict[str, Any]) -> str:
@@ -94,11 +103,15 @@ def endpoint(name: str) -> Callable[[Handler], Callable[[], Response]]:
                 params,
                 body.data if body else None,
                 body.problem if body else None,
+                message,
             )
             data = handler(call)
-            return Response(
-                dumps(envelope("success", message, data)), 200, mimetype="application/json"
+            response = Response(
+                dumps(envelope("success", call.message, data)), 200, mimetype="application/json"
             )
+            if call.headers:
+                response.headers.update(call.headers)
+            return response
 
         return view
 

@@ -38,6 +38,11 @@ def main() -> None:
     type=click.Choice(["json", "raw"]),
     help="What a POST signs: json (the JSON.stringify form, default) or raw (exact bytes).",
 )
+@click.option(
+    "--duplicate-reference",
+    type=click.Choice(["allow", "reject", "replay"]),
+    help="A reused credit/debit reference: allow (default), reject (409) or replay.",
+)
 @click.option("--threads", type=int, help="waitress worker threads. Default 4.")
 @click.option("--login-base", help="Base URL of loginLink. Default: the sandbox's own URL.")
 @click.option(

@@ -49,6 +49,14 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "POST payload: json (JSON.stringify form) or raw (exact bytes).",
     ),
+    Setting(
+        "duplicate_reference",
+        "SANDBOX_DUPLICATE_REFERENCE",
+        "--duplicate-reference",
+        "allow",
+        str,
+        "A reused credit/debit reference: allow, reject (409) or replay.",
+    ),
     Setting("threads", "SANDBOX_THREADS", "--threads", 4, int, "waitress worker threads."),
     Setting(
         "login_base",
@@ -86,6 +94,7 @@ class Config:
     scenarios: str | None = None
     timestamp_window: int = 300
     signing_payload: str = "json"
+    duplicate_reference: str = "allow"
     threads: int = 4
     login_base: str | None = None
     fixtures: str | None = None
@@ -133,6 +142,8 @@ def load(
 def _check(config: Config) -> None:
     if config.signing_payload not in ("json", "raw"):
         raise ConfigError("signing_payload must be 'json' or 'raw'")
+    if config.duplicate_reference not in ("allow", "reject", "replay"):
+        raise ConfigError("duplicate_reference must be 'allow', 'reject' or 'replay'")
     if config.timestamp_window < 0:
         raise ConfigError("timestamp_window must be >= 0")
     if not 0 <= config.port <= 65535:

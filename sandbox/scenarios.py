@@ -34,4 +34,11 @@ def read_settings(path: str | Path) -> dict[str, Any]:
         if not isinstance(secret, str) or not secret:
             raise ScenarioError(f"{path}: secret: must be a non-empty string")
         settings["secret"] = secret
+    if "duplicateReference" in document:
+        policy = document["duplicateReference"]
+        if policy not in ("allow", "reject", "replay"):
+            raise ScenarioError(
+                f"{path}: duplicateReference: must be one of allow, reject, replay; got {policy!r}"
+            )
+        settings["duplicate_reference"] = policy
     return settings

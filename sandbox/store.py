@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS transactions (
     currency     TEXT NOT NULL DEFAULT 'USD',
     reference    TEXT,
     description  TEXT,
-    created_at   TEXT NOT NULL
+    created_at   TEXT NOT NULL,
+    balance_after_cents INTEGER NOT NULL CHECK (balance_after_cents >= 0)
 );
 CREATE INDEX IF NOT EXISTS transactions_wallet ON transactions (wallet_id, created_at);
 CREATE INDEX IF NOT EXISTS transactions_reference ON transactions (wallet_id, reference);
@@ -61,9 +62,11 @@ CREATE TABLE IF NOT EXISTS tokens (
 """
 
 
-def money(cents: int) -> float:
-    """Cents as the API's JSON number (``150050`` -> ``1500.5``); exact for every cent value."""
-    return cents / 100
+def money(cents: int) -> int | float:
+    """Cents as the API's JSON number, printed as JavaScript would: ``150050`` -> ``1500.5``,
+    ``20100`` -> ``201`` (an int, so that JSON says ``201``, not ``201.0``)."""
+    whole, frac = divmod(cents, 100)
+    return whole if frac == 0 else cents / 100
 
 
 def money_text(cents: int) -> str:
@@ -80,6 +83,83 @@ def parse_cents(text: str) -> int:
         raise ValueError(f"more than 2 decimals: {text}")
     sign = -1 if whole.startswith("-") else 1
     return sign * (abs(int(whole)) * 100 + int((frac + "00")[:2]))
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used."""
+
+
+class UnknownClient(LookupError):
+    """No user has this clientId."""
+
+
+class InsufficientFunds(Exception):
+    """A debit larger than the balance; nothing was written."""
+
+    def __init__(self, balance_cents: int, amount_cents: int) -> None:
+        super().__init__("insufficient balance")
+        self.balance_cents = balance_cents
+        self.amount_cents = amount_cents
+
+
+class DuplicateReference(Exception):
+    """The reference was used before for this user (policy ``reject``); nothing was written."""
+
+    def __init__(self, original: Applied) -> None:
+        super().__init__("duplicate reference")
+        self.original = original
+
+
+DUPLICATE_POLICIES = ("allow", "reject", "replay")
+SORT_COLUMNS = {
+    "id": "id",
+    "walletId": "wallet_id",
+    "amount": "amount_cents",
+    "currency": "currency",
+    "type": "type",
+    "createdAt": "created_at",
+}
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    client_id: str
+    username: str
+    display_name: str
+    ip_address: str
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One committed credit or debit (or, replayed, the original one)."""
+
+    user_id: int
+    client_id: str
+    transaction_id: int
+    kind: str
+    amount_cents: int
+    balance_cents: int  # the balance right after this transaction
+    replayed: bool = False  # the original answer to a duplicate reference (policy replay)
+    duplicate: bool = False  # the reference had been used before by this user
+
+
+@dataclass(frozen=True)
+class TransactionRow:
+    id: int
+    wallet_id: int
+    amount_cents: int
+    currency: str
+    type: str
+    reference: str | None
+    description: str | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Page:
+    total: int
+    rows: list[TransactionRow]
 
 
 @dataclass(frozen=True)
@@ -106,6 +186,14 @@ class Store:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.execute("PRAGMA busy_timeout=5000")
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, SCHEMA_VERSION):
+            self._conn.close()
+            raise StoreError(
+                f"{path} was written by another version of the sandbox (schema {version}, "
+                f"this one uses {SCHEMA_VERSION}); move it away or pass another --db"
+            )
         self._conn.executescript(SCHEMA)
         self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._fixtures: dict[str, Any] | None = None
@@ -171,6 +259,166 @@ class Store:
             return None
         return Balance(row[0], client_id, row[1], row[2], row[3])
 
+    def user(self, client_id: str) -> User | None:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT id, client_id, username, display_name, ip_address FROM users "
+                "WHERE client_id = ?",
+                (client_id,),
+            ).fetchone()
+        return User(*row) if row else None
+
+    # ------------------------------------------------------------------ writes
+
+    def upsert_user(
+        self, client_id: str, username: str, display_name: str, ip_address: str, now: str
+    ) -> tuple[User, bool]:
+        """Create the user with an empty wallet, or update its profile. Returns (user, is_new)."""
+        with self._write() as conn:
+            row = conn.execute("SELECT id FROM users WHERE client_id = ?", (client_id,)).fetchone()
+            if row is not None:
+                conn.execute(
+                    "UPDATE users SET username = ?, display_name = ?, ip_address = ? WHERE id = ?",
+                    (username, display_name, ip_address, row[0]),
+                )
+                return User(row[0], client_id, username, display_name, ip_address), False
+            user_id = conn.execute(
+                "INSERT INTO users (client_id, username, display_name, ip_address, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (client_id, username, display_name, ip_address, now),
+            ).lastrowid
+            conn.execute(
+                "INSERT INTO wallets (user_id, balance_cents, currency, updated_at) "
+                "VALUES (?, 0, 'USD', NULL)",
+                (user_id,),
+            )
+            assert user_id is not None
+            return User(user_id, client_id, username, display_name, ip_address), True
+
+    def add_token(self, token: str, user_id: int, expires_at: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO tokens (token, user_id, expires_at) VALUES (?, ?, ?)",
+                (token, user_id, expires_at),
+            )
+
+    def token_user(self, token: str, now: str) -> tuple[User, str] | None:
+        """The user of a token that has not expired at ``now``, with its expiry."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT u.id, u.client_id, u.username, u.display_name, u.ip_address, "
+                "t.expires_at FROM tokens t JOIN users u ON u.id = t.user_id "
+                "WHERE t.token = ? AND t.expires_at > ?",
+                (token, now),
+            ).fetchone()
+        return (User(*row[:5]), row[5]) if row else None
+
+    def apply(
+        self,
+        client_id: str,
+        kind: str,
+        amount_cents: int,
+        *,
+        reference: str | None,
+        description: str | None,
+        now: str,
+        duplicates: str = "allow",
+    ) -> Applied:
+        """Credit or debit one wallet atomically: the transaction row, the balance and
+        ``updatedAt`` are written in one SQLite transaction, or nothing is.
+
+        Raises ``UnknownClient``, ``InsufficientFunds`` (a debit beyond the balance) or, under
+        the ``reject`` policy, ``DuplicateReference``. Under ``replay`` a reused reference
+        returns the original transaction's result and writes nothing.
+        """
+        if kind not in ("credit", "debit"):
+            raise ValueError(kind)
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT u.id, w.id, w.balance_cents FROM users u "
+                "JOIN wallets w ON w.user_id = u.id WHERE u.client_id = ?",
+                (client_id,),
+            ).fetchone()
+            if row is None:
+                raise UnknownClient(client_id)
+            user_id, wallet_id, balance = row
+            duplicate = False
+            if reference is not None:
+                original = conn.execute(
+                    "SELECT id, type, amount_cents, balance_after_cents FROM transactions "
+                    "WHERE wallet_id = ? AND reference = ? ORDER BY id LIMIT 1",
+                    (wallet_id, reference),
+                ).fetchone()
+                if original is not None:
+                    duplicate = True
+                    first = Applied(user_id, client_id, *original, duplicate=True)
+                    if duplicates == "reject":
+                        raise DuplicateReference(first)
+                    if duplicates == "replay":
+                        return Applied(user_id, client_id, *original, replayed=True, duplicate=True)
+            new_balance = balance + amount_cents if kind == "credit" else balance - amount_cents
+            if new_balance < 0:
+                raise InsufficientFunds(balance, amount_cents)
+            transaction_id = conn.execute(
+                "INSERT INTO transactions (wallet_id, type, amount_cents, currency, reference, "
+                "description, created_at, balance_after_cents) VALUES (?, ?, ?, 'USD', ?, ?, ?, ?)",
+                (wallet_id, kind, amount_cents, reference, description, now, new_balance),
+            ).lastrowid
+            conn.execute(
+                "UPDATE wallets SET balance_cents = ?, updated_at = ? WHERE id = ?",
+                (new_balance, now, wallet_id),
+            )
+            assert transaction_id is not None
+            return Applied(
+                user_id,
+                client_id,
+                transaction_id,
+                kind,
+                amount_cents,
+                new_balance,
+                duplicate=duplicate,
+            )
+
+    def transactions(
+        self,
+        wallet_id: int,
+        *,
+        kind: str | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        sort_by: str = "createdAt",
+        descending: bool = True,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> Page:
+        """One page of a wallet's transactions, filtered and sorted (ties broken by id in the
+        same direction), with the total count of the filtered set."""
+        where = ["wallet_id = ?"]
+        args: list[Any] = [wallet_id]
+        if kind is not None:
+            where.append("type = ?")
+            args.append(kind)
+        if date_from is not None:
+            where.append("created_at >= ?")
+            args.append(date_from)
+        if date_to is not None:
+            where.append("created_at <= ?")
+            args.append(date_to)
+        column = SORT_COLUMNS[sort_by]
+        direction = "DESC" if descending else "ASC"
+        clause = " AND ".join(where)
+        order = f"{column} {direction}" + (f", id {direction}" if column != "id" else "")
+        with self._read() as conn:
+            total = conn.execute(
+                f"SELECT COUNT(*) FROM transactions WHERE {clause}", args
+            ).fetchone()[0]
+            rows = conn.execute(
+                "SELECT id, wallet_id, amount_cents, currency, type, reference, description, "
+                f"created_at FROM transactions WHERE {clause} ORDER BY {order} LIMIT ? OFFSET ?",
+                [*args, limit, offset],
+            ).fetchall()
+        return Page(total, [TransactionRow(*row) for row in rows])
+
     def counts(self) -> dict[str, int]:
         """Row counts per table (for health and tests)."""
         with self._read() as conn:
@@ -200,21 +448,28 @@ def _insert_fixtures(conn: sqlite3.Connection, fixtures: dict[str, Any]) -> None
             "VALUES (?, ?, ?, ?, ?)",
             (wallet["id"], user["id"], parse_cents(wallet["balance"]), "USD", wallet["updatedAt"]),
         )
-    conn.executemany(
-        "INSERT INTO transactions (id, wallet_id, type, amount_cents, currency, reference, "
-        "description, created_at) VALUES (?, ?, ?, ?, 'USD', ?, ?, ?)",
-        [
+    running: dict[int, int] = {}
+    rows = []
+    for t in sorted(fixtures.get("transactions", []), key=lambda t: t["id"]):
+        cents = parse_cents(t["amount"])
+        after = running.get(t["walletId"], 0) + (cents if t["type"] == "credit" else -cents)
+        running[t["walletId"]] = after
+        rows.append(
             (
                 t["id"],
                 t["walletId"],
                 t["type"],
-                parse_cents(t["amount"]),
+                cents,
                 t.get("reference"),
                 t.get("description"),
                 t["createdAt"],
+                after,
             )
-            for t in fixtures.get("transactions", [])
-        ],
+        )
+    conn.executemany(
+        "INSERT INTO transactions (id, wallet_id, type, amount_cents, currency, reference, "
+        "description, created_at, balance_after_cents) VALUES (?, ?, ?, ?, 'USD', ?, ?, ?, ?)",
+        rows,
     )
 
 

@@ -1,0 +1,71 @@
+"""POST /api/v1/credit-balance and /api/v1/debit-balance (SPEC A5, B10)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from .. import store
+from ..auth import Call, endpoint, require_object
+from ..dates import iso_ms
+from ..errors import DuplicateReference, InsufficientBalance, UserNotFound
+from ..store import money
+from ..validation import Checker
+
+bp = Blueprint("wallet", __name__)
+
+
+def _apply(call: Call, kind: str) -> dict[str, Any]:
+    body = require_object(call)
+    check = Checker()
+    client_id = body.get("clientId")
+    if check.required("clientId", client_id):
+        check.string("clientId", client_id)
+    cents = check.amount("amount", body.get("amount"))
+    description = check.optional_string("description", body.get("description"), max_length=500)
+    reference = check.optional_string("reference", body.get("reference"), max_length=255)
+    check.done()
+    assert cents is not None
+    sandbox = call.sandbox
+    try:
+        applied = sandbox.store.apply(
+            client_id,
+            kind,
+            cents,
+            reference=reference,
+            description=description,
+            now=iso_ms(sandbox.clock.now()),
+            duplicates=sandbox.config.duplicate_reference,
+        )
+    except store.UnknownClient:
+        raise UserNotFound() from None
+    except store.InsufficientFunds as exc:
+        raise InsufficientBalance(money(exc.balance_cents), money(exc.amount_cents)) from None
+    except store.DuplicateReference:
+        raise DuplicateReference() from None
+    if applied.duplicate:
+        call.headers["X-Sandbox-Duplicate-Reference"] = "true"
+    if applied.replayed:
+        call.headers["X-Sandbox-Replayed"] = "true"
+        call.message = f"Balance {applied.kind}ed successfully"
+    return {
+        "userId": applied.user_id,
+        "clientId": applied.client_id,
+        "amount": money(applied.amount_cents),
+        "type": applied.kind,
+        "transactionId": applied.transaction_id,
+        "balance": money(applied.balance_cents),
+    }
+
+
+@bp.post("/api/v1/credit-balance")
+@endpoint("credit-balance")
+def credit_balance(call: Call) -> dict[str, Any]:
+    return _apply(call, "credit")
+
+
+@bp.post("/api/v1/debit-balance")
+@endpoint("debit-balance")
+def debit_balance(call: Call) -> dict[str, Any]:
+    return _apply(call, "debit")
