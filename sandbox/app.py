@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from . import errors
@@ -50,6 +50,12 @@ def create_app(config: Config | None = None, sandbox: Sandbox | None = None) -> 
     app.register_blueprint(control_bp)
 
     app.register_error_handler(errors.ApiError, render)
+
+    @app.after_request
+    def name_the_scenario(response: Response) -> Response:
+        # Every response says which scenario applied, so QA sees why it got what it got.
+        response.headers.setdefault("X-Sandbox-Scenario", g.get("scenario", "none"))
+        return response
 
     @app.before_request
     def refuse_large_bodies() -> None:

@@ -11,7 +11,7 @@ import click
 
 from . import __version__
 from .config import ConfigError, load
-from .scenarios import ScenarioError, read_settings
+from .scenarios import ScenarioError, ScenarioSet, load_file, settings_from
 
 DEFAULT_SCENARIOS = "scenarios.yaml"
 
@@ -56,21 +56,44 @@ def serve(**flags: Any) -> None:
     from .serving import serve as run
 
     try:
-        config = load(flags, os.environ, _scenario_settings(flags.get("scenarios")))
-    except (ConfigError, ScenarioError) as exc:
+        path = scenarios_path(flags.get("scenarios"))
+        scenarios = load_file(path) if path else ScenarioSet()
+        file_values = {**settings_from(scenarios), "scenarios": path}
+        config = load(flags, os.environ, file_values)
+    except ScenarioError as exc:
+        raise click.ClickException(f"the scenarios file is broken:\n{exc}") from None
+    except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    sys.exit(run(config))
+    sys.exit(run(config, scenarios))
 
 
-def _scenario_settings(flag: str | None) -> dict[str, Any]:
+def scenarios_path(flag: str | None) -> str | None:
+    """--scenarios, else SANDBOX_SCENARIOS, else ./scenarios.yaml when it exists."""
     path = flag or os.environ.get("SANDBOX_SCENARIOS")
     if not path and Path(DEFAULT_SCENARIOS).is_file():
         path = DEFAULT_SCENARIOS
-    if not path:
-        return {}
-    settings = read_settings(path)
-    settings["scenarios"] = path
-    return settings
+    return path or None
+
+
+@main.group()
+def scenarios() -> None:
+    """scenarios.yaml."""
+
+
+@scenarios.command("check")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+def scenarios_check(path: str | None) -> None:
+    """Validate a scenarios file; print each located error and exit 1 when there are any."""
+    path = scenarios_path(path)
+    if path is None:
+        raise click.ClickException("no scenarios file: give a PATH or create scenarios.yaml")
+    try:
+        loaded = load_file(path)
+    except ScenarioError as exc:
+        click.echo(str(exc), err=True)
+        click.echo(f"{len(exc.problems)} problem(s) in {path}", err=True)
+        sys.exit(1)
+    click.echo(f"{path}: OK ({len(loaded.rules)} scenarios, {len(loaded.clients)} named clients)")
 
 
 @main.group()

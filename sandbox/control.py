@@ -1,11 +1,18 @@
-"""The control plane under ``/__sandbox/``: everything of the sandbox's own (SPEC C)."""
+"""The control plane under ``/__sandbox/``: everything of the sandbox's own (SPEC C).
+
+JSON in, the envelope out. Reads are GET; every change is POST, PUT or DELETE.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
 
 from . import __version__
-from .errors import dumps, envelope
+from .errors import ApiError, ValidationFailed, dumps, envelope
+from .scenarios import ScenarioError, parse_runtime_rule
 from .state import Sandbox
 
 bp = Blueprint("control", __name__, url_prefix="/__sandbox")
@@ -19,6 +26,24 @@ def reply(message: str, data: object, status: int = 200) -> Response:
     return Response(dumps(envelope("success", message, data)), status, mimetype="application/json")
 
 
+def _json_body() -> Any:
+    raw = request.get_data()
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ValidationFailed({"body": ["The body must be valid JSON."]}) from None
+
+
+def _scenario_errors(exc: ScenarioError) -> ApiError:
+    errors: dict[str, list[str]] = {}
+    for problem in exc.problems:
+        key = ".".join(str(p) for p in problem.path) or "body"
+        errors.setdefault(key, []).append(problem.message)
+    return ValidationFailed(errors)
+
+
 @bp.get("/health")
 def health() -> Response:
     sandbox = _sandbox()
@@ -26,3 +51,61 @@ def health() -> Response:
         "Sandbox is running",
         {"version": __version__, "uptimeSeconds": round(sandbox.uptime(), 3)},
     )
+
+
+@bp.post("/reset")
+def reset() -> Response:
+    """Ledger back to the fixtures and named clients; sequences, overrides and clock cleared."""
+    sandbox = _sandbox()
+    sandbox.reset()
+    return reply("Sandbox reset", {"counts": sandbox.store.counts()})
+
+
+@bp.get("/scenarios")
+def list_scenarios() -> Response:
+    return reply("Active scenarios", _sandbox().scenarios.active())
+
+
+@bp.put("/scenarios/<client_id>")
+def set_scenario(client_id: str) -> Response:
+    """Force a scenario for ``client_id`` (optionally for the next ``times`` requests)."""
+    try:
+        rule, times = parse_runtime_rule(_json_body())
+    except ScenarioError as exc:
+        raise _scenario_errors(exc) from None
+    engine = _sandbox().scenarios
+    engine.set_override(client_id, rule, times)
+    return reply("Scenario set", {"clientId": client_id, **rule.summary(), "remaining": times})
+
+
+@bp.delete("/scenarios/<client_id>")
+def clear_scenario(client_id: str) -> Response:
+    removed = _sandbox().scenarios.clear_override(client_id)
+    return reply("Scenario cleared", {"clientId": client_id, "removed": removed})
+
+
+@bp.delete("/scenarios")
+def clear_scenarios() -> Response:
+    engine = _sandbox().scenarios
+    cleared = list(engine.active()["overrides"])
+    for client_id in cleared:
+        engine.clear_override(client_id)
+    return reply("Scenarios cleared", {"removed": cleared})
+
+
+@bp.get("/clock")
+def get_clock() -> Response:
+    clock = _sandbox().clock
+    return reply("Sandbox clock", {"offsetSeconds": clock.offset, "now": int(clock.now())})
+
+
+@bp.post("/clock")
+def shift_clock() -> Response:
+    """Shift the sandbox clock: ``{"offsetSeconds": N}`` sets the shift (reset clears it)."""
+    body = _json_body()
+    offset = body.get("offsetSeconds") if isinstance(body, dict) else None
+    if isinstance(offset, bool) or not isinstance(offset, (int, float)):
+        raise ValidationFailed({"offsetSeconds": ["The offsetSeconds must be a number."]})
+    clock = _sandbox().clock
+    clock.offset = float(offset)
+    return reply("Sandbox clock shifted", {"offsetSeconds": clock.offset, "now": int(clock.now())})

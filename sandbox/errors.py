@@ -1,8 +1,8 @@
-"""One exception tree for every documented failure, and one renderer into the envelope (SPEC A1).
+"""One exception tree for every documented failure, and the envelope (SPEC A1).
 
-Handlers raise; ``render`` turns any ``ApiError`` into a status code, the exact documented body
-and the ``X-Sandbox-*`` headers. Nothing else in the sandbox builds an error body, and nothing
-ever puts a stack trace in a response.
+Handlers raise; the app's one renderer turns any ``ApiError`` into its status code, body and
+``X-Sandbox-*`` headers. The bodies come from ``sandbox.responses`` (the documented bodies as
+data). Nothing else builds an error body, and no response ever carries a stack trace.
 """
 
 from __future__ import annotations
@@ -10,22 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-# The per-endpoint messages of the documented responses (SPEC A3-A6, B10).
-SUCCESS_MESSAGES = {
-    "generate-auth-token": "Auth token generated successfully",
-    "get-balance": "Balance retrieved successfully",
-    "credit-balance": "Balance credited successfully",
-    "debit-balance": "Balance debited successfully",
-    "get-transactions": "Transactions retrieved successfully",
-}
-FAILURE_MESSAGES = {
-    "generate-auth-token": "Failed to generate auth token",
-    "get-balance": "Failed to get balance",
-    "credit-balance": "Failed to credit balance",
-    "debit-balance": "Failed to debit balance",
-    "get-transactions": "Failed to get transactions",
-}
-ENDPOINTS = tuple(SUCCESS_MESSAGES)
+from . import responses
+
+ENDPOINTS = responses.endpoints()
+SUCCESS_MESSAGES = {name: responses.endpoint_info(name)["success"] for name in ENDPOINTS}
+FAILURE_MESSAGES = {name: responses.endpoint_info(name)["failure"] for name in ENDPOINTS}
 
 
 def envelope(status: str, message: str, data: Any) -> dict[str, Any]:
@@ -39,33 +28,46 @@ def dumps(body: Any) -> bytes:
 
 
 class ApiError(Exception):
-    """A documented failure response. Subclasses fix the status and body."""
+    """A documented failure response."""
 
     status_code = 500
 
-    def __init__(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, body: dict[str, Any], headers: dict[str, str] | None = None, status: int | None = None
+    ) -> None:
         super().__init__(body.get("message"))
         self.body = body
         self.headers = headers or {}
+        if status is not None:
+            self.status_code = status
+
+    @classmethod
+    def documented(
+        cls,
+        kind: str,
+        endpoint: str | None = None,
+        headers: dict[str, str] | None = None,
+        **values: Any,
+    ) -> ApiError:
+        status, body = responses.render(kind, endpoint, **values)
+        return ApiError(body, headers, status)
 
 
 class ValidationFailed(ApiError):
     """400 with every failing field at once (SPEC A1, B12)."""
 
-    status_code = 400
-
     def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__(envelope("failed", "Validation failed", {"errors": errors}))
+        status, body = responses.render("validation", errors=errors)
+        super().__init__(body, status=status)
         self.errors = errors
 
 
 class UserNotFound(ApiError):
     """404 ``User not found``."""
 
-    status_code = 404
-
     def __init__(self) -> None:
-        super().__init__(envelope("failed", "User not found", None))
+        status, body = responses.render("not-found")
+        super().__init__(body, status=status)
 
 
 class InvalidSignature(ApiError):
@@ -74,46 +76,37 @@ class InvalidSignature(ApiError):
     The documented body never changes; why it failed travels in ``X-Sandbox-*`` headers.
     """
 
-    status_code = 401
-
     def __init__(self, headers: dict[str, str]) -> None:
-        super().__init__(envelope("error", "Invalid signature", None), headers)
+        status, body = responses.render("invalid-signature")
+        super().__init__(body, headers, status)
 
 
 class ServerError(ApiError):
     """500 with the endpoint's documented message."""
 
-    status_code = 500
-
     def __init__(self, endpoint: str) -> None:
-        super().__init__(
-            envelope("failed", FAILURE_MESSAGES[endpoint], {"error": "Database connection failed"})
-        )
+        status, body = responses.render("server-error", endpoint)
+        super().__init__(body, status=status)
 
 
 class InsufficientBalance(ApiError):
     """400 ``Insufficient balance`` with the current balance and the amount asked (SPEC B10)."""
 
-    status_code = 400
-
     def __init__(self, balance: float, amount: float) -> None:
-        super().__init__(
-            envelope("failed", "Insufficient balance", {"balance": balance, "amount": amount})
-        )
+        status, body = responses.render("insufficient-balance", balance=balance, amount=amount)
+        super().__init__(body, status=status)
 
 
 class DuplicateReference(ApiError):
     """409 ``Duplicate reference`` under the ``reject`` policy (SPEC B10)."""
 
-    status_code = 409
-
     def __init__(self) -> None:
-        super().__init__(envelope("failed", "Duplicate reference", None))
+        status, body = responses.render("duplicate-reference")
+        super().__init__(body, status=status)
 
 
 class HttpError(ApiError):
     """Routing-level failures (404, 405, 413) in the same envelope (SPEC B13)."""
 
     def __init__(self, status_code: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(envelope("failed", message, None), headers)
-        self.status_code = status_code
+        super().__init__(envelope("failed", message, None), headers, status_code)

@@ -7,6 +7,7 @@ jobs and the pytest plugin read it. Everything else goes to stderr.
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from types import FrameType
@@ -17,6 +18,7 @@ from waitress.server import create_server
 from . import __version__
 from .app import create_app
 from .config import DEFAULT_SECRET, Config
+from .scenarios import ScenarioSet
 from .state import Sandbox
 
 
@@ -32,9 +34,16 @@ def url_for(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def serve(config: Config, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def serve(
+    config: Config,
+    scenarios: ScenarioSet | None = None,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
     """Run until stopped by a signal; returns the exit code (0 on a clean stop)."""
-    sandbox = Sandbox.open(config)
+    logging.basicConfig(stream=err, level=logging.WARNING, format="sabong-sandbox: %(message)s")
+    sandbox = Sandbox.open(config, scenarios)
+    sandbox.watch_scenarios()
     app = create_app(config, sandbox)
     server = create_server(
         app,
@@ -61,7 +70,7 @@ def serve(config: Config, out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
         pass
     finally:
         server.close()
-        sandbox.store.close()
+        sandbox.close()
         for s, handler in previous.items():
             signal.signal(s, handler)
     if not config.quiet:
@@ -81,6 +90,7 @@ def _banner(config: Config, sandbox: Sandbox, url: str, err: TextIO) -> None:
         f"  database: {config.db} ({counts['users']} users, "
         f"{counts['transactions']} transactions)\n"
         f"  secret:   {secret}\n"
+        f"  scenarios: {config.scenarios or '(none)'}\n"
         f"  control:  {url}/__sandbox/health\n"
     )
     err.flush()

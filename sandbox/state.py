@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from importlib import resources
@@ -9,7 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config
+from .dates import iso_ms
+from .scenarios import Engine, ScenarioError, ScenarioSet, load_file
 from .store import Store, read_fixtures
+
+log = logging.getLogger("sandbox.scenarios")
+
+RELOAD_POLL_SECONDS = 0.5
 
 
 class Clock:
@@ -37,20 +45,83 @@ class Sandbox:
 
     config: Config
     store: Store
+    scenarios: Engine = field(default_factory=lambda: Engine(ScenarioSet()))
     clock: Clock = field(default_factory=Clock)
     started: float = field(default_factory=time.monotonic)
     base_url: str | None = None  # set by the server once it knows its port
+    _watcher: threading.Thread | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
-    def open(cls, config: Config) -> Sandbox:
+    def open(cls, config: Config, scenarios: ScenarioSet | None = None) -> Sandbox:
+        """Open the ledger (filled from the fixtures when empty) and the scenarios."""
+        if scenarios is None:
+            scenarios = load_file(config.scenarios) if config.scenarios else ScenarioSet()
         store = Store(config.db)
         store.load_fixtures(load_fixture_data(config.fixtures))
-        return cls(config=config, store=store)
+        sandbox = cls(config=config, store=store, scenarios=Engine(scenarios))
+        sandbox.create_named_clients()
+        return sandbox
+
+    def create_named_clients(self) -> None:
+        """Create the scenario file's named clients that do not exist yet."""
+        now = iso_ms(self.clock.now())
+        for setup in self.scenarios.scenarios.clients.values():
+            self.store.ensure_client(setup, now)
 
     def reset(self) -> None:
-        """Ledger back to the fixtures, clock shift cleared."""
+        """Ledger back to the fixtures and named clients; sequences, overrides, clock cleared."""
         self.store.reset()
         self.clock.offset = 0.0
+        self.scenarios.reset()
+        self.create_named_clients()
 
     def uptime(self) -> float:
         return time.monotonic() - self.started
+
+    # ------------------------------------------------------------------ hot reload
+
+    def reload_scenarios(self) -> bool:
+        """Re-read the scenarios file; on an error keep the current set and log where."""
+        path = self.config.scenarios
+        if not path:
+            return False
+        try:
+            scenarios = load_file(path)
+        except ScenarioError as exc:
+            log.error("scenarios not reloaded, keeping the previous ones:\n%s", exc)
+            return False
+        self.scenarios.replace(scenarios)
+        self.create_named_clients()
+        log.warning("scenarios reloaded from %s (%d rules)", path, len(scenarios.rules))
+        return True
+
+    def watch_scenarios(self) -> None:
+        """Poll the scenarios file and reload it when it changes (within a second)."""
+        path = self.config.scenarios
+        if not path or self._watcher is not None:
+            return
+
+        def signature() -> tuple[int, int] | None:
+            try:
+                st = Path(path).stat()
+            except OSError:
+                return None
+            return st.st_mtime_ns, st.st_size
+
+        def run() -> None:
+            seen = signature()
+            while not self._stop.wait(RELOAD_POLL_SECONDS):
+                now = signature()
+                if now != seen and now is not None:
+                    seen = now
+                    self.reload_scenarios()
+
+        self._watcher = threading.Thread(target=run, name="scenarios-watcher", daemon=True)
+        self._watcher.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=2)
+        self.store.close()

@@ -295,6 +295,44 @@ class Store:
             assert user_id is not None
             return User(user_id, client_id, username, display_name, ip_address), True
 
+    def ensure_client(self, setup: Any, now: str) -> bool:
+        """Create a scenarios.yaml named client with its starting balance, unless it exists.
+
+        A starting balance is written as an opening credit, so that balance = credits - debits
+        holds for every wallet. Returns True when the client was created.
+        """
+        with self._write() as conn:
+            if conn.execute(
+                "SELECT 1 FROM users WHERE client_id = ?", (setup.client_id,)
+            ).fetchone():
+                return False
+            name = setup.client_id.lower()
+            user_id = conn.execute(
+                "INSERT INTO users (client_id, username, display_name, ip_address, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    setup.client_id,
+                    setup.username or name,
+                    setup.display_name or setup.client_id,
+                    setup.ip_address,
+                    now,
+                ),
+            ).lastrowid
+            cents = setup.balance_cents
+            wallet_id = conn.execute(
+                "INSERT INTO wallets (user_id, balance_cents, currency, updated_at) "
+                "VALUES (?, ?, 'USD', ?)",
+                (user_id, cents, now if cents else None),
+            ).lastrowid
+            if cents:
+                conn.execute(
+                    "INSERT INTO transactions (wallet_id, type, amount_cents, currency, "
+                    "reference, description, created_at, balance_after_cents) "
+                    "VALUES (?, 'credit', ?, 'USD', NULL, ?, ?, ?)",
+                    (wallet_id, cents, "Opening balance (scenarios.yaml)", now, cents),
+                )
+            return True
+
     def add_token(self, token: str, user_id: int, expires_at: str) -> None:
         with self._write() as conn:
             conn.execute(

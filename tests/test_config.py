@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from sandbox.config import DEFAULT_SECRET, ConfigError, load
-from sandbox.scenarios import ScenarioError, read_settings
 
 
 def test_defaults() -> None:
@@ -40,15 +37,3 @@ def test_precedence() -> None:
 def test_bad_values_are_named(env: dict[str, str], words: str) -> None:
     with pytest.raises(ConfigError, match=words):
         load(env=env)
-
-
-def test_scenarios_secret(tmp_path: Path) -> None:
-    path = tmp_path / "scenarios.yaml"
-    path.write_text("secret: partner-secret\n")
-    assert read_settings(path) == {"secret": "partner-secret"}
-    path.write_text("secret: 12\n")
-    with pytest.raises(ScenarioError, match=r"scenarios.yaml: secret"):
-        read_settings(path)
-    path.write_text("- a list\n")
-    with pytest.raises(ScenarioError, match="mapping"):
-        read_settings(path)

@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Blueprint
 
-from ..auth import Call, endpoint
 from ..errors import UserNotFound
+from ..pipeline import Call, endpoint
 from ..store import money
 from ..validation import Checker
 

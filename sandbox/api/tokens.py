@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
 
-from ..auth import Call, endpoint, require_object
 from ..dates import iso_ms
 from ..errors import dumps, envelope
+from ..pipeline import Call, endpoint, require_object
 from ..state import Sandbox
 from ..validation import Checker
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Blueprint
 
-from ..auth import Call, endpoint
 from ..dates import parse_bound
 from ..errors import UserNotFound
+from ..pipeline import Call, endpoint
 from ..store import SORT_COLUMNS, money_text
 from ..validation import Checker
 

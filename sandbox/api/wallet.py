@@ -7,9 +7,9 @@ from typing import Any
 from flask import Blueprint
 
 from .. import store
-from ..auth import Call, endpoint, require_object
 from ..dates import iso_ms
 from ..errors import DuplicateReference, InsufficientBalance, UserNotFound
+from ..pipeline import Call, endpoint, require_object
 from ..store import money
 from ..validation import Checker
 

@@ -1,0 +1,255 @@
+"""The API request pipeline, written once (SPEC B8)::
+
+    signature -> forced scenario -> validation -> lookup -> operation -> envelope
+
+``endpoint`` wraps a handler: it canonicalizes the request, verifies the signature through
+``sandbox.signing`` (the one implementation of the scheme), applies the scenario chosen for the
+request's clientId (``sandbox.scenarios``), and hands the handler a ``Call`` with the parsed
+parameters. Handlers validate, look up, operate and return the success ``data``; every failure
+is an ``ApiError``, rendered by the app's one renderer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any
+
+from flask import Response, current_app, g, request
+
+from . import responses, signing
+from .errors import (
+    SUCCESS_MESSAGES,
+    ApiError,
+    InsufficientBalance,
+    InvalidSignature,
+    ServerError,
+    UserNotFound,
+    ValidationFailed,
+    dumps,
+    envelope,
+)
+from .scenarios import Decision
+from .state import Sandbox
+from .store import money
+
+Handler = Callable[["Call"], Any]
+SCENARIO_HEADER = "X-Sandbox-Scenario"
+
+
+@dataclass
+class Call:
+    """One verified API request, as a handler sees it."""
+
+    sandbox: Sandbox
+    endpoint: str
+    params: dict[str, str]  # decoded query parameters (repeated keys joined with ",")
+    body: dict[str, Any] | None  # the parsed JSON object of a POST, None for GET or a bad body
+    body_problem: str | None  # why a POST body is not a JSON object
+    message: str = ""  # the success message (the endpoint's documented one by default)
+    headers: dict[str, str] = field(default_factory=dict)  # extra X-Sandbox-* headers
+
+    @property
+    def client_id(self) -> str | None:
+        value = self.params.get("clientId") if self.body is None else self.body.get("clientId")
+        return value if isinstance(value, str) and value else None
+
+
+def require_object(call: Call) -> dict[str, Any]:
+    """The POST body as an object, or the 400 that says why it is not one (SPEC B3)."""
+    if call.body is None:
+        raise ValidationFailed({"body": [call.body_problem or "The body must be a JSON object."]})
+    return call.body
+
+
+def raw_path(environ: dict[str, Any]) -> str:
+    """The path exactly as the client sent it, without the query string (SPEC B5)."""
+    uri = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+    if uri:
+        path = uri.split("?", 1)[0]
+        if "://" in path:  # absolute-form request target: keep only the path
+            path = "/" + path.split("://", 1)[1].partition("/")[2]
+        return str(path)
+    return (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) or "/"
+
+
+def signature_headers(verdict: signing.Verdict) -> dict[str, str]:
+    """The ``X-Sandbox-*`` headers that explain a 401 (SPEC B2); never contains a secret."""
+    headers = {
+        "X-Sandbox-Signature-Reason": verdict.reason or "valid",
+        "X-Sandbox-Signature-Detail": verdict.detail,
+    }
+    if verdict.string_to_sign is not None:
+        headers["X-Sandbox-String-To-Sign"] = signing.header_safe(verdict.string_to_sign)
+    return headers
+
+
+def endpoint(name: str) -> Callable[[Handler], Callable[[], Response]]:
+    """Make ``handler`` an API endpoint: signed, then validated, then answered in the envelope."""
+    message = SUCCESS_MESSAGES[name]
+
+    def decorate(handler: Handler) -> Callable[[], Response]:
+        def run(call: Call) -> Response:
+            data = handler(call)
+            response = Response(
+                dumps(envelope("success", call.message, data)), 200, mimetype="application/json"
+            )
+            if call.headers:
+                response.headers.update(call.headers)
+            return response
+
+        @wraps(handler)
+        def view() -> Response:
+            sandbox: Sandbox = current_app.extensions["sandbox"]
+            call = verified_call(sandbox, name, message)
+            decision = sandbox.scenarios.pick(call.client_id, name) if call.client_id else None
+            if decision is None:
+                return run(call)
+            g.scenario = decision.label
+            return apply_scenario(sandbox, call, decision, run)
+
+        return view
+
+    return decorate
+
+
+def verified_call(sandbox: Sandbox, name: str, message: str) -> Call:
+    """Canonicalize the request and check its signature; raises ``InvalidSignature``."""
+    config = sandbox.config
+    environ = request.environ
+    method = request.method
+    query_string = environ.get("QUERY_STRING", "")
+    body: signing.Body | None = None
+    if method == "GET" or method == "HEAD":
+        payload = signing.canonical_query(query_string)
+    else:
+        raw = request.get_data(cache=True)
+        body = signing.canonical_body(raw)
+        payload = body.payload if config.signing_payload == "json" else raw
+    verdict = signing.verify(
+        config.secret,
+        method,
+        raw_path(environ),
+        request.headers.get("x-timestamp"),
+        request.headers.get("x-signature"),
+        payload,
+        now=sandbox.clock.now(),
+        window=config.timestamp_window,
+    )
+    if not verdict.ok:
+        raise InvalidSignature(signature_headers(verdict))
+    return Call(
+        sandbox,
+        name,
+        signing.query_params(signing.parse_query(query_string)),
+        body.data if body else None,
+        body.problem if body else None,
+        message,
+    )
+
+
+# --------------------------------------------------------------------------- forced scenarios
+
+
+def apply_scenario(
+    sandbox: Sandbox, call: Call, decision: Decision, run: Callable[[Call], Response]
+) -> Response:
+    """Answer ``call`` as the scenario step says (after its delay)."""
+    step = decision.step
+    delay = sandbox.scenarios.delay_seconds(step)
+    if delay:
+        time.sleep(delay)
+    outcome = step.outcome
+    endpoint_name = call.endpoint
+    if outcome == "success":
+        return run(call)
+    if outcome == "validation":
+        errors = step.errors or responses.endpoint_info(endpoint_name)["validationErrors"]
+        raise ValidationFailed(errors)
+    if outcome == "not-found":
+        raise UserNotFound()
+    if outcome == "invalid-signature":
+        raise InvalidSignature(
+            {
+                "X-Sandbox-Signature-Reason": "forced",
+                "X-Sandbox-Signature-Detail": "Forced by a scenario; the signature was valid.",
+            }
+        )
+    if outcome == "server-error":
+        raise ServerError(endpoint_name)
+    if outcome == "insufficient-balance":
+        raise _insufficient(sandbox, call)
+    if outcome == "timeout":
+        time.sleep(step.after)
+        return run(call)
+    if outcome == "drop":
+        return drop_connection()
+    if outcome == "malformed":
+        return malform(_answer(call, run), step.body)
+    if outcome == "applied-then-failed":
+        _answer(call, run)  # the operation commits...
+        if step.then == "drop":
+            return drop_connection()
+        raise ServerError(endpoint_name)  # ...and the client hears a failure
+    raise AssertionError(f"unhandled outcome {outcome}")
+
+
+def _answer(call: Call, run: Callable[[Call], Response]) -> Response:
+    """Run the request normally, turning a documented failure into its response."""
+    try:
+        return run(call)
+    except ApiError as error:
+        return Response(dumps(error.body), error.status_code, mimetype="application/json")
+
+
+def _insufficient(sandbox: Sandbox, call: Call) -> InsufficientBalance:
+    wallet = sandbox.store.balance(call.client_id) if call.client_id else None
+    amount = call.body.get("amount") if call.body else None
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount != amount:
+        amount = 0
+    elif float(amount).is_integer() and abs(amount) < 2**53:
+        amount = int(amount)  # JSON says 5, as JavaScript prints it, not 5.0
+    return InsufficientBalance(money(wallet.cents) if wallet else 0, amount)
+
+
+MALFORMED_HTML = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+
+
+def malform(response: Response, kind: str) -> Response:
+    """A 200 whose JSON body is broken: cut in half, an HTML error page, or empty."""
+    body = response.get_data()
+    if kind == "truncated":
+        broken = body[: max(1, len(body) // 2)]
+    elif kind == "html":
+        broken = MALFORMED_HTML
+    else:
+        broken = b""
+    return Response(broken, 200, mimetype="application/json")
+
+
+class ConnectionDropped(ApiError):
+    """Raised where there is no socket to close (an in-process test client)."""
+
+    def __init__(self) -> None:
+        super().__init__({}, {"X-Sandbox-Fault": "drop"}, 502)
+
+
+def drop_connection() -> Response:
+    """Close the client's connection with no response at all (the ``drop`` fault).
+
+    Under waitress the request's channel is reachable from the environ; shutting its socket
+    down makes the client see the connection closed before any byte of a response.
+    """
+    disconnected = request.environ.get("waitress.client_disconnected")
+    channel = getattr(disconnected, "__self__", None)
+    sock = getattr(channel, "socket", None)
+    if sock is None:
+        raise ConnectionDropped()
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    # waitress will find the socket closed when it writes this, and drop the channel.
+    return Response(b"", 200)

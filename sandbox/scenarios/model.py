@@ -1,0 +1,129 @@
+"""What a scenario is: pure data, no YAML, no Flask.
+
+A *rule* belongs to a clientId. It either forces one *step* on every request, or walks a
+*sequence* of steps (then stays on the last, or cycles), optionally only with a probability.
+A rule can also name endpoints, each with a rule of its own, which wins over the client-wide
+one for that endpoint. A step is an *outcome* plus optional delay and parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# The documented responses QA can force (SPEC C), and the faults.
+RESPONSES = (
+    "success",
+    "validation",
+    "not-found",
+    "invalid-signature",
+    "server-error",
+    "insufficient-balance",
+)
+FAULTS = ("timeout", "drop", "malformed", "applied-then-failed")
+OUTCOMES = RESPONSES + FAULTS
+ENDPOINTS = (
+    "generate-auth-token",
+    "get-balance",
+    "credit-balance",
+    "debit-balance",
+    "get-transactions",
+)
+DEFAULT_TIMEOUT_SECONDS = 35.0
+MALFORMED_BODIES = ("truncated", "html", "empty")
+APPLIED_THEN = ("server-error", "drop")
+
+
+@dataclass(frozen=True)
+class Delay:
+    """A fixed delay (``low == high``) or a uniform range, in seconds."""
+
+    low: float
+    high: float
+
+    def describe(self) -> str:
+        if self.low == self.high:
+            return f"{self.low:g}s"
+        return f"{self.low:g}-{self.high:g}s"
+
+
+@dataclass(frozen=True)
+class Step:
+    outcome: str = "success"
+    delay: Delay | None = None
+    errors: dict[str, list[str]] | None = None  # validation: the field errors to answer
+    after: float = DEFAULT_TIMEOUT_SECONDS  # timeout: how long to hold the request
+    then: str = "server-error"  # applied-then-failed: how the committed request fails
+    body: str = "truncated"  # malformed: what the broken 200 body looks like
+
+
+@dataclass(frozen=True)
+class Rule:
+    steps: tuple[Step, ...] = ()  # empty: no client-wide behaviour (only ``endpoints``)
+    cycle: bool = False  # after the last step: cycle (True) or stay on it (False)
+    probability: float = 1.0  # chance the rule applies to a request; else behave normally
+    description: str = ""
+    endpoints: dict[str, Rule] = field(default_factory=dict)
+
+    @property
+    def is_sequence(self) -> bool:
+        return len(self.steps) > 1
+
+    def for_endpoint(self, endpoint: str) -> Rule | None:
+        """The rule that governs ``endpoint``: its own entry, else the client-wide steps."""
+        if endpoint in self.endpoints:
+            return self.endpoints[endpoint]
+        return self if self.steps else None
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-friendly description (for the control plane and the inspector)."""
+        out: dict[str, Any] = {}
+        if self.steps:
+            out["steps"] = [step_summary(s) for s in self.steps]
+        if self.is_sequence:
+            out["then"] = "cycle" if self.cycle else "stay"
+        if self.probability != 1.0:
+            out["probability"] = self.probability
+        if self.description:
+            out["description"] = self.description
+        if self.endpoints:
+            out["endpoints"] = {k: v.summary() for k, v in self.endpoints.items()}
+        return out
+
+
+def step_summary(step: Step) -> dict[str, Any]:
+    out: dict[str, Any] = {"outcome": step.outcome}
+    if step.delay is not None:
+        out["delay"] = step.delay.describe()
+    if step.outcome == "validation" and step.errors is not None:
+        out["errors"] = step.errors
+    if step.outcome == "timeout":
+        out["after"] = step.after
+    if step.outcome == "applied-then-failed":
+        out["then"] = step.then
+    if step.outcome == "malformed":
+        out["body"] = step.body
+    return out
+
+
+@dataclass(frozen=True)
+class ClientSetup:
+    """A named client's starting state, created at start and on every reset."""
+
+    client_id: str
+    balance_cents: int = 0
+    username: str | None = None
+    display_name: str | None = None
+    ip_address: str = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class ScenarioSet:
+    """Everything a scenarios.yaml holds."""
+
+    secret: str | None = None
+    seed: int = 20260201
+    duplicate_reference: str | None = None
+    clients: dict[str, ClientSetup] = field(default_factory=dict)
+    rules: dict[str, Rule] = field(default_factory=dict)
+    source: str | None = None  # the file it came from
