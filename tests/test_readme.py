@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -21,12 +22,50 @@ def blocks() -> dict[str, str]:
 
 
 def test_readme_has_runnable_blocks() -> None:
-    assert "signed-curl" in blocks()
+    assert {"signed-curl", "endpoints", "control"} <= set(blocks())
 
 
-@pytest.mark.skipif(
+NEEDS_TOOLS = pytest.mark.skipif(
     not (shutil.which("curl") and shutil.which("openssl")), reason="needs curl and openssl"
 )
+
+
+def run_block(name: str, url: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", blocks()[name]],
+        env={**os.environ, "SANDBOX_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+@NEEDS_TOOLS
+def test_endpoint_examples_and_control_plane_examples() -> None:
+    with ServerProcess(["--port", "0", "--db", ":memory:", "--quiet"]) as server:
+        lines = [
+            json.loads(line) for line in run_block("endpoints", server.url).stdout.splitlines()
+        ]
+        assert [body["status"] for body in lines] == ["success"] * 5
+        token, credit, debit, balance, transactions = (body["data"] for body in lines)
+        assert token["isNewUser"] is True and token["expiresIn"] == 1800
+        assert token["loginLink"] == f"{server.url}/login/{token['token']}"
+        assert (credit["balance"], debit["balance"], balance["balance"]) == (100.5, 80.5, 80.5)
+        assert [t["amount"] for t in transactions["data"]] == ["100.50", "20.00"]
+        control = [json.loads(x) for x in run_block("control", server.url).stdout.splitlines()]
+        assert [c["message"] for c in control] == [
+            "Scenario set",
+            "Active scenarios",
+            "Scenario cleared",
+            "Sandbox clock shifted",
+            "Sandbox reset",
+        ]
+        assert control[1]["data"]["overrides"]["PLAYER_42"]["remaining"] == 2
+
+
+@NEEDS_TOOLS
 def test_signed_curl_example() -> None:
     with ServerProcess(["--port", "0", "--db", ":memory:", "--quiet"]) as server:
         result = subprocess.run(
