@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
@@ -11,6 +12,8 @@ from . import errors
 from .api import balance, tokens, transactions, wallet
 from .config import Config
 from .control import bp as control_bp
+from .dates import iso_ms
+from .journal import truncate
 from .state import Sandbox
 
 MAX_BODY_BYTES = 64 * 1024  # SPEC B13
@@ -36,6 +39,32 @@ def render(error: errors.ApiError) -> Response:
     return response
 
 
+def record(sandbox: Sandbox, response: Response) -> None:
+    """Write one API request into the journal (control-plane requests are not journaled)."""
+    length = request.content_length or 0
+    if length > MAX_BODY_BYTES:
+        request_body = f"(not read: {length} bytes)"
+    else:
+        request_body = truncate(request.get_data(cache=True))
+    dropped = g.get("dropped", False)
+    now = sandbox.clock.now()
+    sandbox.journal.record(
+        time=iso_ms(now),
+        epoch=now,
+        method=request.method,
+        path=request.path,
+        query=request.query_string.decode("latin-1"),
+        client_id=g.get("client_id"),
+        status=0 if dropped else response.status_code,
+        latency_ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 3),
+        signature=g.get("signature", {}),
+        scenario=response.headers.get("X-Sandbox-Scenario", "none"),
+        request_body=request_body,
+        response_body="" if dropped else truncate(response.get_data()),
+        flags=g.get("flags", []) + (["dropped"] if dropped else []),
+    )
+
+
 def create_app(config: Config | None = None, sandbox: Sandbox | None = None) -> Flask:
     """Build the Flask app around a ``Sandbox`` (opened from ``config`` when not given)."""
     config = config or Config()
@@ -51,10 +80,16 @@ def create_app(config: Config | None = None, sandbox: Sandbox | None = None) -> 
 
     app.register_error_handler(errors.ApiError, render)
 
+    @app.before_request
+    def start_clock() -> None:
+        g.started = time.perf_counter()
+
     @app.after_request
-    def name_the_scenario(response: Response) -> Response:
+    def name_the_scenario_and_journal(response: Response) -> Response:
         # Every response says which scenario applied, so QA sees why it got what it got.
         response.headers.setdefault("X-Sandbox-Scenario", g.get("scenario", "none"))
+        if not request.path.startswith("/__sandbox"):
+            record(sandbox, response)
         return response
 
     @app.before_request

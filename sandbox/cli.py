@@ -43,6 +43,7 @@ def main() -> None:
     type=click.Choice(["allow", "reject", "replay"]),
     help="A reused credit/debit reference: allow (default), reject (409) or replay.",
 )
+@click.option("--journal-size", type=int, help="Requests kept in the journal. Default 1000.")
 @click.option("--threads", type=int, help="waitress worker threads. Default 4.")
 @click.option("--login-base", help="Base URL of loginLink. Default: the sandbox's own URL.")
 @click.option(

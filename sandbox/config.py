@@ -57,6 +57,14 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "A reused credit/debit reference: allow, reject (409) or replay.",
     ),
+    Setting(
+        "journal_size",
+        "SANDBOX_JOURNAL_SIZE",
+        "--journal-size",
+        1000,
+        int,
+        "Requests kept in the journal (a ring buffer).",
+    ),
     Setting("threads", "SANDBOX_THREADS", "--threads", 4, int, "waitress worker threads."),
     Setting(
         "login_base",
@@ -95,6 +103,7 @@ class Config:
     timestamp_window: int = 300
     signing_payload: str = "json"
     duplicate_reference: str = "allow"
+    journal_size: int = 1000
     threads: int = 4
     login_base: str | None = None
     fixtures: str | None = None
@@ -148,6 +157,8 @@ def _check(config: Config) -> None:
         raise ConfigError("timestamp_window must be >= 0")
     if not 0 <= config.port <= 65535:
         raise ConfigError("port must be between 0 and 65535")
+    if config.journal_size < 1:
+        raise ConfigError("journal_size must be >= 1")
     if config.threads < 1:
         raise ConfigError("threads must be >= 1")
     if not config.secret:

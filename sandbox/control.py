@@ -109,3 +109,40 @@ def shift_clock() -> Response:
     clock = _sandbox().clock
     clock.offset = float(offset)
     return reply("Sandbox clock shifted", {"offsetSeconds": clock.offset, "now": int(clock.now())})
+
+
+@bp.get("/requests")
+def list_requests() -> Response:
+    """The journal, newest first: ``?clientId=&status=401,500&since=<unix>&limit=``;
+    ``?format=jsonl`` (or ``Accept: application/x-ndjson``) exports one JSON object a line."""
+    args = request.args
+    try:
+        status = [int(s) for s in args["status"].split(",")] if args.get("status") else None
+        since = float(args["since"]) if args.get("since") else None
+        after = int(args["after"]) if args.get("after") else None
+        limit = int(args["limit"]) if args.get("limit") else None
+    except ValueError:
+        raise ValidationFailed(
+            {"query": ["status, since, after and limit must be numbers (status: a list)."]}
+        ) from None
+    entries = _sandbox().journal.query(
+        client_id=args.get("clientId") or None,
+        status=status,
+        since=since,
+        after_id=after,
+        limit=limit,
+    )
+    rows = [e.to_json() for e in entries]
+    wants_jsonl = args.get("format") == "jsonl" or (
+        request.accept_mimetypes.best == "application/x-ndjson"
+    )
+    if wants_jsonl:
+        text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        return Response(text.encode("utf-8"), 200, mimetype="application/x-ndjson")
+    return reply("Recent requests", {"count": len(rows), "requests": rows})
+
+
+@bp.delete("/requests")
+def clear_requests() -> Response:
+    _sandbox().journal.clear()
+    return reply("Journal cleared", {"count": 0})

@@ -38,6 +38,7 @@ from .state import Sandbox
 from .store import money
 
 Handler = Callable[["Call"], Any]
+VALID = {"verdict": "valid"}
 SCENARIO_HEADER = "X-Sandbox-Scenario"
 
 
@@ -130,6 +131,15 @@ def verified_call(sandbox: Sandbox, name: str, message: str) -> Call:
         raw = request.get_data(cache=True)
         body = signing.canonical_body(raw)
         payload = body.payload if config.signing_payload == "json" else raw
+    call = Call(
+        sandbox,
+        name,
+        signing.query_params(signing.parse_query(query_string)),
+        body.data if body else None,
+        body.problem if body else None,
+        message,
+    )
+    g.client_id = call.client_id  # journaled even when the signature fails
     verdict = signing.verify(
         config.secret,
         method,
@@ -141,15 +151,13 @@ def verified_call(sandbox: Sandbox, name: str, message: str) -> Call:
         window=config.timestamp_window,
     )
     if not verdict.ok:
-        raise InvalidSignature(signature_headers(verdict))
-    return Call(
-        sandbox,
-        name,
-        signing.query_params(signing.parse_query(query_string)),
-        body.data if body else None,
-        body.problem if body else None,
-        message,
-    )
+        headers = signature_headers(verdict)
+        g.signature = {"verdict": verdict.reason, "detail": verdict.detail}
+        if "X-Sandbox-String-To-Sign" in headers:
+            g.signature["stringToSign"] = headers["X-Sandbox-String-To-Sign"]
+        raise InvalidSignature(headers)
+    g.signature = VALID
+    return call
 
 
 # --------------------------------------------------------------------------- forced scenarios
@@ -249,6 +257,7 @@ def drop_connection() -> Response:
     sock = getattr(channel, "socket", None)
     if sock is None:
         raise ConnectionDropped()
+    g.dropped = True
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
     # waitress will find the socket closed when it writes this, and drop the channel.

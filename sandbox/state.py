@@ -12,6 +12,7 @@ from typing import Any
 
 from .config import Config
 from .dates import iso_ms
+from .journal import Journal
 from .scenarios import Engine, ScenarioError, ScenarioSet, load_file
 from .store import Store, read_fixtures
 
@@ -47,6 +48,7 @@ class Sandbox:
     store: Store
     scenarios: Engine = field(default_factory=lambda: Engine(ScenarioSet()))
     clock: Clock = field(default_factory=Clock)
+    journal: Journal = field(default_factory=Journal)
     started: float = field(default_factory=time.monotonic)
     base_url: str | None = None  # set by the server once it knows its port
     _watcher: threading.Thread | None = None
@@ -59,7 +61,12 @@ class Sandbox:
             scenarios = load_file(config.scenarios) if config.scenarios else ScenarioSet()
         store = Store(config.db)
         store.load_fixtures(load_fixture_data(config.fixtures))
-        sandbox = cls(config=config, store=store, scenarios=Engine(scenarios))
+        sandbox = cls(
+            config=config,
+            store=store,
+            scenarios=Engine(scenarios),
+            journal=Journal(config.journal_size),
+        )
         sandbox.create_named_clients()
         return sandbox
 
@@ -70,8 +77,10 @@ class Sandbox:
             self.store.ensure_client(setup, now)
 
     def reset(self) -> None:
-        """Ledger back to the fixtures and named clients; sequences, overrides, clock cleared."""
+        """Ledger back to the fixtures and named clients; sequences, overrides, clock and
+        journal cleared."""
         self.store.reset()
+        self.journal.clear()
         self.clock.offset = 0.0
         self.scenarios.reset()
         self.create_named_clients()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, g
 
 from .. import store
 from ..dates import iso_ms
@@ -43,9 +43,11 @@ def _apply(call: Call, kind: str) -> dict[str, Any]:
     except store.InsufficientFunds as exc:
         raise InsufficientBalance(money(exc.balance_cents), money(exc.amount_cents)) from None
     except store.DuplicateReference:
+        g.flags = ["duplicate-reference"]
         raise DuplicateReference() from None
     if applied.duplicate:
         call.headers["X-Sandbox-Duplicate-Reference"] = "true"
+        g.flags = ["duplicate-reference"]
     if applied.replayed:
         call.headers["X-Sandbox-Replayed"] = "true"
         call.message = f"Balance {applied.kind}ed successfully"

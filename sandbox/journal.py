@@ -1,0 +1,102 @@
+"""The request journal: a bounded ring buffer of recent API requests; pure, no Flask.
+
+Memory is bounded by the entry count and by truncating bodies. Nothing secret is recorded:
+the signature headers are not secrets, and the secret itself never reaches this module.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+DEFAULT_SIZE = 1000
+BODY_LIMIT = 2048
+
+
+def truncate(data: bytes, limit: int = BODY_LIMIT) -> str:
+    text = data[:limit].decode("utf-8", "replace")
+    if len(data) > limit:
+        text += f"...[{len(data) - limit} more bytes]"
+    return text
+
+
+@dataclass
+class Entry:
+    id: int
+    time: str  # ISO, sandbox clock
+    epoch: float  # for ``since`` filters
+    method: str
+    path: str
+    query: str
+    client_id: str | None
+    status: int
+    latency_ms: float
+    signature: dict[str, Any]  # {"verdict": "valid" | reason, "detail": ..., "finding": ...}
+    scenario: str
+    request_body: str
+    response_body: str
+    flags: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["clientId"] = out.pop("client_id")
+        out["latencyMs"] = out.pop("latency_ms")
+        out["requestBody"] = out.pop("request_body")
+        out["responseBody"] = out.pop("response_body")
+        return out
+
+
+class Journal:
+    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+        self._entries: deque[Entry] = deque(maxlen=max(1, size))
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    @property
+    def size(self) -> int:
+        return self._entries.maxlen or 0
+
+    def record(self, **fields: Any) -> Entry:
+        with self._lock:
+            entry = Entry(id=next(self._ids), **fields)
+            self._entries.append(entry)
+        return entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def query(
+        self,
+        *,
+        client_id: str | None = None,
+        status: Iterable[int] | None = None,
+        since: float | None = None,
+        after_id: int | None = None,
+        limit: int | None = None,
+    ) -> list[Entry]:
+        """Entries, newest first, matching every filter given."""
+        wanted = set(status) if status is not None else None
+        with self._lock:
+            entries = list(self._entries)
+        out = []
+        for entry in reversed(entries):
+            if client_id is not None and entry.client_id != client_id:
+                continue
+            if wanted is not None and entry.status not in wanted:
+                continue
+            if since is not None and entry.epoch < since:
+                continue
+            if after_id is not None and entry.id <= after_id:
+                continue
+            out.append(entry)
+            if limit is not None and len(out) >= limit:
+                break
+        return out

@@ -1,0 +1,129 @@
+"""The request journal: what it records, its filters, its bound, and what it never holds."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conftest import Signed
+from flask import Flask
+from flask.testing import FlaskClient
+
+from sandbox.app import create_app
+from sandbox.config import Config
+from sandbox.journal import Journal
+
+
+def requests(client: FlaskClient, query: str = "") -> list[dict[str, Any]]:
+    r = client.get(f"/__sandbox/requests{query}")
+    assert r.status_code == 200
+    return json.loads(r.data)["data"]["requests"]  # type: ignore[no-any-return]
+
+
+def test_records_api_requests_newest_first(signed: Signed, client: FlaskClient) -> None:
+    signed.get("/api/v1/get-balance", {"clientId": "CLIENT_001"})
+    signed.post("/api/v1/credit-balance", {"clientId": "CLIENT_002", "amount": 1})
+    client.get("/__sandbox/health")  # the control plane is not journaled
+    got = requests(client)
+    assert [e["path"] for e in got] == ["/api/v1/credit-balance", "/api/v1/get-balance"]
+    credit = got[0]
+    assert credit["clientId"] == "CLIENT_002"
+    assert credit["status"] == 200
+    assert credit["signature"] == {"verdict": "valid"}
+    assert credit["scenario"] == "none"
+    assert credit["requestBody"] == '{"clientId": "CLIENT_002", "amount": 1}'
+    assert json.loads(credit["responseBody"])["message"] == "Balance credited successfully"
+    assert credit["latencyMs"] >= 0
+    assert got[1]["query"] == "clientId=CLIENT_001"
+
+
+def test_rejected_request_keeps_client_and_diagnosis(signed: Signed, client: FlaskClient) -> None:
+    signed.get("/api/v1/get-balance", {"clientId": "CLIENT_003"}, secret="wrong-secret")
+    (entry,) = requests(client)
+    assert entry["status"] == 401
+    assert entry["clientId"] == "CLIENT_003"
+    assert entry["signature"]["verdict"] == "mismatch"
+    assert entry["signature"]["stringToSign"].startswith("GET/api/v1/get-balance")
+    assert "wrong-secret" not in json.dumps(entry)
+
+
+def test_filters_and_jsonl(signed: Signed, client: FlaskClient) -> None:
+    signed.get("/api/v1/get-balance", {"clientId": "CLIENT_001"})
+    signed.get("/api/v1/get-balance", {"clientId": "NOBODY"})
+    signed.get("/api/v1/get-balance", {"clientId": "CLIENT_001"}, timestamp=1)
+    assert [e["status"] for e in requests(client, "?clientId=CLIENT_001")] == [401, 200]
+    assert [e["clientId"] for e in requests(client, "?status=404")] == ["NOBODY"]
+    assert len(requests(client, "?status=200,404")) == 2
+    assert len(requests(client, "?limit=1")) == 1
+    assert requests(client, "?since=99999999999") == []
+    newest = requests(client)[0]["id"]
+    assert requests(client, f"?after={newest}") == []
+    r = client.get("/__sandbox/requests?format=jsonl")
+    assert r.mimetype == "application/x-ndjson"
+    lines = r.data.decode().splitlines()
+    assert [json.loads(x)["status"] for x in lines] == [401, 404, 200]
+    assert client.get("/__sandbox/requests?status=abc").status_code == 400
+
+
+def test_duplicates_are_flagged(signed: Signed, client: FlaskClient) -> None:
+    for _ in range(2):
+        signed.post(
+            "/api/v1/credit-balance", {"clientId": "CLIENT_001", "amount": 1, "reference": "R"}
+        )
+    assert [e["flags"] for e in requests(client)] == [["duplicate-reference"], []]
+
+
+def test_forced_scenario_and_drop_are_visible(signed: Signed, client: FlaskClient) -> None:
+    client.put("/__sandbox/scenarios/CLIENT_001", json={"outcome": "server-error"})
+    signed.get("/api/v1/get-balance", {"clientId": "CLIENT_001"})
+    (entry,) = requests(client)
+    assert entry["scenario"].startswith("server-error; client=CLIENT_001")
+    assert entry["status"] == 500
+
+
+def test_reset_and_delete_clear_it(signed: Signed, client: FlaskClient) -> None:
+    signed.get("/api/v1/get-balance", {"clientId": "CLIENT_001"})
+    client.post("/__sandbox/reset")
+    assert requests(client) == []
+    signed.get("/api/v1/get-balance", {"clientId": "CLIENT_001"})
+    client.delete("/__sandbox/requests")
+    assert requests(client) == []
+
+
+def test_bounded_ring_buffer() -> None:
+    app = create_app(Config(db=":memory:", journal_size=5))
+    signed = Signed(app.test_client())
+    for i in range(12):
+        signed.get("/api/v1/get-balance", {"clientId": f"C{i}"})
+    got = requests(app.test_client())
+    assert [e["clientId"] for e in got] == [f"C{i}" for i in range(11, 6, -1)]
+
+
+def test_bodies_are_truncated(app: Flask, signed: Signed, client: FlaskClient) -> None:
+    signed.post(
+        "/api/v1/credit-balance", {"clientId": "CLIENT_001", "amount": 1, "description": "d" * 5000}
+    )
+    (entry,) = requests(client)
+    assert entry["requestBody"].endswith("more bytes]")
+    assert len(entry["requestBody"]) < 2100
+
+
+def test_journal_unit() -> None:
+    journal = Journal(2)
+    for i in range(3):
+        journal.record(
+            time="t",
+            epoch=float(i),
+            method="GET",
+            path="/",
+            query="",
+            client_id=str(i),
+            status=200,
+            latency_ms=1.0,
+            signature={},
+            scenario="none",
+            request_body="",
+            response_body="",
+        )
+    assert len(journal) == 2 and journal.size == 2
+    assert [e.client_id for e in journal.query(since=2.0)] == ["2"]
