@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import click
 
-from . import __version__
-from .config import ConfigError, load
+from . import __version__, signing
+from .config import DEFAULT_SECRET, ConfigError, load
 from .scenarios import ScenarioError, ScenarioSet, load_file, settings_from
 
 DEFAULT_SCENARIOS = "scenarios.yaml"
@@ -112,3 +115,76 @@ def fixtures_generate(out: str, seed: int | None) -> None:
     paths = fakedata.write(out, seed if seed is not None else fakedata.DEFAULT_SEED)
     for path in paths:
         click.echo(str(path))
+
+
+def _secret(flag: str | None) -> str:
+    return flag or os.environ.get("SANDBOX_SECRET") or DEFAULT_SECRET
+
+
+@main.command()
+@click.argument("method")
+@click.argument("path")
+@click.option(
+    "--query",
+    "-q",
+    "queries",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A query parameter (repeatable), as the client sends it.",
+)
+@click.option("--body", "-d", help="The JSON body, any spacing or number formatting.")
+@click.option("--timestamp", "-t", help="Unix seconds. Default: now.")
+@click.option("--secret", help="Default: SANDBOX_SECRET, else sandbox-secret.")
+@click.option(
+    "--curl",
+    "curl_base",
+    metavar="BASE_URL",
+    help="Also print a ready curl command against BASE_URL.",
+)
+def sign(
+    method: str,
+    path: str,
+    queries: tuple[str, ...],
+    body: str | None,
+    timestamp: str | None,
+    secret: str | None,
+    curl_base: str | None,
+) -> None:
+    """Print the x-timestamp and x-signature headers for a request.
+
+    The body is signed in its canonical JSON.stringify form, whatever spacing or number
+    formatting the text uses; the query is signed decoded and sorted by key.
+    """
+    method = method.upper()
+    pairs = []
+    for item in queries:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--query")
+        pairs.append((key, value))
+    query = urlencode(pairs, quote_via=quote)
+    ts = timestamp or str(int(time.time()))
+    raw = (body or "").encode("utf-8")
+    canonical = signing.canonical_body(raw)
+    if method != "GET" and body is not None and canonical.problem:
+        click.echo(f"warning: {canonical.problem} It is signed as raw bytes.", err=True)
+    signature = signing.sign(_secret(secret), method, path, ts, query=query, body=raw)
+    click.echo(f"x-timestamp: {ts}")
+    click.echo(f"x-signature: {signature}")
+    if curl_base:
+        url = curl_base.rstrip("/") + path + (f"?{query}" if query else "")
+        parts = [
+            "curl",
+            "-s",
+            "-X",
+            method,
+            shlex.quote(url),
+            "-H",
+            shlex.quote(f"x-timestamp: {ts}"),
+            "-H",
+            shlex.quote(f"x-signature: {signature}"),
+        ]
+        if method != "GET":
+            sent = canonical.payload.decode("utf-8", "replace")
+            parts += ["-H", shlex.quote("content-type: application/json"), "-d", shlex.quote(sent)]
+        click.echo(" ".join(parts))
