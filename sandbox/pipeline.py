@@ -169,8 +169,8 @@ def apply_scenario(
     """Answer ``call`` as the scenario step says (after its delay)."""
     step = decision.step
     delay = sandbox.scenarios.delay_seconds(step)
-    if delay:
-        time.sleep(delay)
+    if delay and not hold(delay):
+        return client_gone()
     outcome = step.outcome
     endpoint_name = call.endpoint
     if outcome == "success":
@@ -192,18 +192,43 @@ def apply_scenario(
     if outcome == "insufficient-balance":
         raise _insufficient(sandbox, call)
     if outcome == "timeout":
-        time.sleep(step.after)
-        return run(call)
+        return run(call) if hold(step.after) else client_gone()
     if outcome == "drop":
         return drop_connection()
     if outcome == "malformed":
         return malform(_answer(call, run), step.body)
     if outcome == "applied-then-failed":
-        _answer(call, run)  # the operation commits...
+        answer = _answer(call, run)
+        if answer.status_code != 200:
+            return answer  # nothing was applied (invalid, unknown, insufficient): say so
         if step.then == "drop":
             return drop_connection()
-        raise ServerError(endpoint_name)  # ...and the client hears a failure
+        raise ServerError(endpoint_name)  # committed, yet the client hears a failure
     raise AssertionError(f"unhandled outcome {outcome}")
+
+
+HOLD_POLL_SECONDS = 0.05
+
+
+def hold(seconds: float) -> bool:
+    """Wait ``seconds`` in the worker thread; False as soon as the client has gone away.
+
+    A delay or a timeout must not keep a worker busy for a client that gave up long ago:
+    under waitress the channel tells whether its client disconnected.
+    """
+    gone = request.environ.get("waitress.client_disconnected")
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        if gone is not None and gone():
+            return False
+        time.sleep(min(HOLD_POLL_SECONDS, left))
+    return True
+
+
+def client_gone() -> Response:
+    """The client disconnected while held: nothing to answer, nothing was performed."""
+    g.flags = [*g.get("flags", []), "client-gone"]
+    return Response(b"", 200)
 
 
 def _answer(call: Call, run: Callable[[Call], Response]) -> Response:

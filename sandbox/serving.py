@@ -22,8 +22,10 @@ from .scenarios import ScenarioSet
 from .state import Sandbox
 
 
-class _Stop(Exception):
-    """Raised by the signal handler to leave waitress's loop."""
+class _Stop(SystemExit):
+    """Raised by the signal handler to leave waitress's loop. A SystemExit, because waitress
+    swallows ordinary exceptions raised while it handles a channel (the signal may arrive
+    then) but lets SystemExit through."""
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -41,7 +43,8 @@ def serve(
     err: TextIO = sys.stderr,
 ) -> int:
     """Run until stopped by a signal; returns the exit code (0 on a clean stop)."""
-    logging.basicConfig(stream=err, level=logging.WARNING, format="sabong-sandbox: %(message)s")
+    level = logging.ERROR if config.quiet else logging.WARNING
+    logging.basicConfig(stream=err, level=level, format="sabong-sandbox: %(message)s")
     sandbox = Sandbox.open(config, scenarios)
     sandbox.watch_scenarios()
     app = create_app(config, sandbox)
@@ -54,6 +57,8 @@ def serve(
         # Slow or stalled clients must not hold a channel forever.
         channel_timeout=60,
         connection_limit=200,
+        # Read ahead so that a held request (delay, timeout) notices its client going away.
+        channel_request_lookahead=5,
         clear_untrusted_proxy_headers=True,
     )
     port = int(server.effective_port)  # type: ignore[union-attr]
