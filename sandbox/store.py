@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -76,11 +77,14 @@ def money_text(cents: int) -> str:
     return f"{sign}{whole}.{frac:02d}"
 
 
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]{0,2})?")
+
+
 def parse_cents(text: str) -> int:
     """A fixture's decimal string (``"1500.50"``) as integer cents; exact, no float."""
+    if not _DECIMAL.fullmatch(text):
+        raise ValueError(f"not a decimal with at most 2 decimals: {text!r}")
     whole, _, frac = text.partition(".")
-    if len(frac) > 2:
-        raise ValueError(f"more than 2 decimals: {text}")
     sign = -1 if whole.startswith("-") else 1
     return sign * (abs(int(whole)) * 100 + int((frac + "00")[:2]))
 
