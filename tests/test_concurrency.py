@@ -60,8 +60,7 @@ def server(
     try:
         yield proc
     finally:
-        # A short grace: a SIGINT that lands while waitress is handling a channel event can be
-        # swallowed (sandbox.serving._Stop is an Exception), and then the stop waits it out.
+        # Stopping under load must be clean (test_serve.py checks the exit code under load).
         proc.stop(timeout=STOP_GRACE)
 
 

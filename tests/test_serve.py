@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -123,3 +126,27 @@ def test_bad_flag_value_is_a_clear_error() -> None:
     )
     assert result.returncode == 2
     assert b"nope" in result.stderr
+
+
+def _hammer(client: SandboxClient, stop: threading.Event) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            client.get(PATH, QUERY)
+
+
+def test_signals_stop_the_server_under_load() -> None:
+    # Regression: a signal arriving while waitress handled a channel used to be swallowed.
+    for _ in range(3):
+        proc = ServerProcess(["--port", "0", "--db", ":memory:", "--quiet"])
+        stop = threading.Event()
+        client = SandboxClient(proc.url, timeout=2)
+        threads = [threading.Thread(target=_hammer, args=(client, stop)) for _ in range(8)]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)
+        try:
+            assert proc.stop(timeout=5) == 0, proc.stderr.decode()[-2000:]
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
