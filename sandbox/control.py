@@ -146,3 +146,11 @@ def list_requests() -> Response:
 def clear_requests() -> Response:
     _sandbox().journal.clear()
     return reply("Journal cleared", {"count": 0})
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> Response:
+    """The OpenAPI 3.1 document of the five endpoints."""
+    from .openapi import document
+
+    return Response(dumps(document()), 200, mimetype="application/json")
