@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ from urllib.parse import quote, urlencode
 import click
 
 from . import __version__, signing
+from .client import curl_command
 from .config import DEFAULT_SECRET, ConfigError, load
 from .scenarios import ScenarioError, ScenarioSet, load_file, settings_from
 
@@ -172,19 +172,5 @@ def sign(
     click.echo(f"x-timestamp: {ts}")
     click.echo(f"x-signature: {signature}")
     if curl_base:
-        url = curl_base.rstrip("/") + path + (f"?{query}" if query else "")
-        parts = [
-            "curl",
-            "-s",
-            "-X",
-            method,
-            shlex.quote(url),
-            "-H",
-            shlex.quote(f"x-timestamp: {ts}"),
-            "-H",
-            shlex.quote(f"x-signature: {signature}"),
-        ]
-        if method != "GET":
-            sent = canonical.payload.decode("utf-8", "replace")
-            parts += ["-H", shlex.quote("content-type: application/json"), "-d", shlex.quote(sent)]
-        click.echo(" ".join(parts))
+        sent = None if method == "GET" else canonical.payload.decode("utf-8", "replace")
+        click.echo(curl_command(curl_base, method, path, query, ts, signature, sent))

@@ -78,3 +78,32 @@ class SandboxClient:
         except urllib.error.HTTPError as error:
             with error:
                 return Reply(error.code, error.headers, error.read())
+
+
+def curl_command(
+    base_url: str,
+    method: str,
+    path: str,
+    query: str,
+    timestamp: str,
+    signature: str,
+    body: str | None = None,
+) -> str:
+    """A ready, shell-quoted curl command for a signed request."""
+    import shlex
+
+    url = base_url.rstrip("/") + path + (f"?{query}" if query else "")
+    parts = [
+        "curl",
+        "-s",
+        "-X",
+        method,
+        shlex.quote(url),
+        "-H",
+        shlex.quote(f"x-timestamp: {timestamp}"),
+        "-H",
+        shlex.quote(f"x-signature: {signature}"),
+    ]
+    if body is not None:
+        parts += ["-H", shlex.quote("content-type: application/json"), "-d", shlex.quote(body)]
+    return " ".join(parts)

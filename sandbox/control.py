@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, render_template, request
 
-from . import __version__
+from . import __version__, signing
+from .client import curl_command
 from .errors import ApiError, ValidationFailed, dumps, envelope
 from .scenarios import ScenarioError, parse_runtime_rule
 from .state import Sandbox
@@ -154,3 +155,61 @@ def openapi_document() -> Response:
     from .openapi import document
 
     return Response(dumps(document()), 200, mimetype="application/json")
+
+
+@bp.get("/")
+def inspector() -> str:
+    """The inspector page: the journal, live; signature diagnoses; scenarios; a signing form."""
+    sandbox = _sandbox()
+    entries = sandbox.journal.query(limit=200)
+    active = sandbox.scenarios.active()
+    return render_template(
+        "inspector.html",
+        version=__version__,
+        uptime=int(sandbox.uptime()),
+        journal_count=len(sandbox.journal),
+        journal_size=sandbox.journal.size,
+        clock_offset=sandbox.clock.offset,
+        entries=entries,
+        newest=entries[0].id if entries else 0,
+        rules=active["rules"],
+        overrides=active["overrides"],
+        source=active["source"],
+    )
+
+
+@bp.post("/sign")
+def sign_request() -> Response:
+    """Sign a request with this sandbox's secret (form or JSON: method, path, query, body,
+    timestamp); answers the headers, the StringToSign and a ready curl command."""
+    fields = request.form if request.form else _json_body()
+    if not isinstance(fields, dict) and not hasattr(fields, "get"):
+        raise ValidationFailed({"body": ["Send a JSON object or a form."]})
+    method = str(fields.get("method") or "GET").upper()
+    path = str(fields.get("path") or "")
+    if not path.startswith("/"):
+        raise ValidationFailed({"path": ["The path must start with /."]})
+    query = str(fields.get("query") or "").lstrip("?")
+    body_text = str(fields.get("body") or "")
+    sandbox = _sandbox()
+    timestamp = str(fields.get("timestamp") or int(sandbox.clock.now()))
+    if method == "GET":
+        payload = signing.canonical_query(query)
+        sent_body = None
+    else:
+        payload = signing.canonical_body(body_text.encode("utf-8")).payload
+        sent_body = payload.decode("utf-8", "replace")
+        query = ""
+    message = signing.string_to_sign(method, path, timestamp, payload)
+    signature = signing.hmac_hex(sandbox.config.secret, message)
+    base = sandbox.base_url or request.host_url
+    return reply(
+        "Request signed",
+        {
+            "timestamp": timestamp,
+            "signature": signature,
+            "payload": payload.decode("utf-8", "replace"),
+            "stringToSign": message.decode("utf-8", "replace"),
+            "curl": curl_command(base, method, path, query, timestamp, signature, sent_body),
+        },
+    )
