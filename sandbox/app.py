@@ -17,6 +17,7 @@ from .journal import truncate
 from .state import Sandbox
 
 MAX_BODY_BYTES = 64 * 1024  # SPEC B13
+NOT_JOURNALED = ("/__sandbox", "/favicon.ico")  # the control plane and browsers' own asks
 
 log = logging.getLogger("sandbox")
 
@@ -88,7 +89,7 @@ def create_app(config: Config | None = None, sandbox: Sandbox | None = None) -> 
     def name_the_scenario_and_journal(response: Response) -> Response:
         # Every response says which scenario applied, so QA sees why it got what it got.
         response.headers.setdefault("X-Sandbox-Scenario", g.get("scenario", "none"))
-        if not request.path.startswith("/__sandbox"):
+        if not request.path.startswith(NOT_JOURNALED):
             record(sandbox, response)
         return response
 
