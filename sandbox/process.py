@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,14 +44,27 @@ class ServerProcess:
         cmd: list[str] | None = None,
     ) -> None:
         self.args = [*(cmd or command()), "serve", *args]
+        # stderr goes to a file, not a pipe: a long-lived server that logs a lot must never
+        # block on a full pipe nobody reads.
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             self.args,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self._stderr,
             env={**os.environ, **(env or {})},
         )
         self.url = self._wait_for_url(timeout)
-        self.stderr = b""
+
+    @property
+    def stderr(self) -> bytes:
+        """Everything the server wrote on stderr so far."""
+        if self._stderr.closed:
+            return self._final_stderr
+        self._stderr.seek(0)
+        return self._stderr.read()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
 
     def _wait_for_url(self, timeout: float) -> str:
         assert self.proc.stdout is not None
@@ -69,22 +83,31 @@ class ServerProcess:
                     if line.startswith(URL_PREFIX):
                         return line[len(URL_PREFIX) :].strip()
         self.proc.kill()
-        _, err = self.proc.communicate()
+        self.proc.communicate()
+        err = self.stderr.decode("utf-8", "replace")
+        self._close_files()
         raise StartError(
             f"{' '.join(self.args)} did not print {URL_PREFIX} within {timeout} s "
-            f"(exit code {self.proc.returncode}); stderr:\n{err.decode('utf-8', 'replace')}"
+            f"(exit code {self.proc.returncode}); stderr:\n{err}"
         )
+
+    def _close_files(self) -> None:
+        if not self._stderr.closed:
+            self._final_stderr = self.stderr
+            self._stderr.close()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 10) -> int:
         """Send ``sig`` and wait; returns the exit code (the process is killed on timeout)."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
-            _, err = self.proc.communicate(timeout=timeout)
+            self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            _, err = self.proc.communicate()
-        self.stderr = err or b""
+            self.proc.communicate()
+        self._close_files()
         return self.proc.returncode
 
     def __enter__(self) -> ServerProcess:
