@@ -47,6 +47,12 @@ def main() -> None:
     help="A reused credit/debit reference: allow (default), reject (409) or replay.",
 )
 @click.option("--journal-size", type=int, help="Requests kept in the journal. Default 1000.")
+@click.option("--seed", type=int, help="Seed of probabilities and delay ranges.")
+@click.option(
+    "--ready-file",
+    type=click.Path(dir_okay=False),
+    help="Write the URL to this file once ready (besides the SANDBOX_URL= line).",
+)
 @click.option("--threads", type=int, help="waitress worker threads. Default 4.")
 @click.option("--login-base", help="Base URL of loginLink. Default: the sandbox's own URL.")
 @click.option(

@@ -65,6 +65,22 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         "Requests kept in the journal (a ring buffer).",
     ),
+    Setting(
+        "seed",
+        "SANDBOX_SEED",
+        "--seed",
+        None,
+        int,
+        "Seed of scenario probabilities and delay ranges; default: scenarios.yaml's.",
+    ),
+    Setting(
+        "ready_file",
+        "SANDBOX_READY_FILE",
+        "--ready-file",
+        None,
+        str,
+        "Write the URL to this file once ready (for any CI language).",
+    ),
     Setting("threads", "SANDBOX_THREADS", "--threads", 4, int, "waitress worker threads."),
     Setting(
         "login_base",
@@ -104,6 +120,8 @@ class Config:
     signing_payload: str = "json"
     duplicate_reference: str = "allow"
     journal_size: int = 1000
+    seed: int | None = None
+    ready_file: str | None = None
     threads: int = 4
     login_base: str | None = None
     fixtures: str | None = None

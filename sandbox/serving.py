@@ -7,7 +7,9 @@ jobs and the pytest plugin read it. Everything else goes to stderr.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
 import sys
 from types import FrameType
@@ -70,17 +72,31 @@ def serve(
             _banner(config, sandbox, url, err)
         out.write(f"SANDBOX_URL={url}\n")
         out.flush()
+        if config.ready_file:
+            write_ready_file(config.ready_file, url)
         server.run()
     except (_Stop, KeyboardInterrupt):
         pass
     finally:
         server.close()
         sandbox.close()
+        if config.ready_file:
+            # A stale ready file would tell the next poller that a dead server is ready.
+            with contextlib.suppress(OSError):
+                os.remove(config.ready_file)
         for s, handler in previous.items():
             signal.signal(s, handler)
     if not config.quiet:
         err.write("sabong-sandbox stopped\n")
     return 0
+
+
+def write_ready_file(path: str, url: str) -> None:
+    """Write the URL atomically, so a poller never reads half a line."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(url + "\n")
+    os.replace(tmp, path)
 
 
 def _banner(config: Config, sandbox: Sandbox, url: str, err: TextIO) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,8 @@ class Sandbox:
         """Open the ledger (filled from the fixtures when empty) and the scenarios."""
         if scenarios is None:
             scenarios = load_file(config.scenarios) if config.scenarios else ScenarioSet()
+        if config.seed is not None:
+            scenarios = replace(scenarios, seed=config.seed)
         store = Store(config.db)
         store.load_fixtures(load_fixture_data(config.fixtures))
         sandbox = cls(
@@ -97,6 +99,8 @@ class Sandbox:
             return False
         try:
             scenarios = load_file(path)
+            if self.config.seed is not None:
+                scenarios = replace(scenarios, seed=self.config.seed)
         except ScenarioError as exc:
             log.error("scenarios not reloaded, keeping the previous ones:\n%s", exc)
             return False

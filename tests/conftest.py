@@ -19,6 +19,8 @@ from sandbox.config import DEFAULT_SECRET, Config
 
 SECRET = DEFAULT_SECRET
 
+pytest_plugins = ["pytester"]
+
 
 class Signed:
     """A Flask test client that signs every request like a correct partner would."""
