@@ -135,7 +135,7 @@ _JOINERS = {
     "&": (1.45, 0.55, "ampersand-separated"),
 }
 _JSON_COSTS = {**_JSON_SPACINGS, **_JSON_FLAGS}
-_MAX_COST = 2.9  # of a candidate: the most unlikely ones are not worth their time
+_MAX_COST = 2.7  # of a candidate: the least likely pairs are not worth their time (budget)
 
 
 def _json_styles() -> dict[str, float]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from flask import Response, current_app, g, request
 
-from . import responses, signing
+from . import doctor, responses, signing
 from .errors import (
     SUCCESS_MESSAGES,
     ApiError,
@@ -78,7 +78,9 @@ def raw_path(environ: dict[str, Any]) -> str:
     return (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) or "/"
 
 
-def signature_headers(verdict: signing.Verdict) -> dict[str, str]:
+def signature_headers(
+    verdict: signing.Verdict, finding: doctor.Finding | None = None
+) -> dict[str, str]:
     """The ``X-Sandbox-*`` headers that explain a 401 (SPEC B2); never contains a secret."""
     headers = {
         "X-Sandbox-Signature-Reason": verdict.reason or "valid",
@@ -86,6 +88,9 @@ def signature_headers(verdict: signing.Verdict) -> dict[str, str]:
     }
     if verdict.string_to_sign is not None:
         headers["X-Sandbox-String-To-Sign"] = signing.header_safe(verdict.string_to_sign)
+    if finding is not None:
+        headers["X-Sandbox-Signature-Finding"] = finding.code
+        headers["X-Sandbox-Signature-Doctor"] = doctor.header_value(finding)
     return headers
 
 
@@ -125,6 +130,7 @@ def verified_call(sandbox: Sandbox, name: str, message: str) -> Call:
     method = request.method
     query_string = environ.get("QUERY_STRING", "")
     body: signing.Body | None = None
+    raw = b""
     if method == "GET" or method == "HEAD":
         payload = signing.canonical_query(query_string)
     else:
@@ -140,21 +146,40 @@ def verified_call(sandbox: Sandbox, name: str, message: str) -> Call:
         message,
     )
     g.client_id = call.client_id  # journaled even when the signature fails
+    path = raw_path(environ)
+    timestamp = request.headers.get("x-timestamp")
+    signature = request.headers.get("x-signature")
     verdict = signing.verify(
         config.secret,
         method,
-        raw_path(environ),
-        request.headers.get("x-timestamp"),
-        request.headers.get("x-signature"),
+        path,
+        timestamp,
+        signature,
         payload,
         now=sandbox.clock.now(),
         window=config.timestamp_window,
     )
     if not verdict.ok:
-        headers = signature_headers(verdict)
+        finding = None
+        if verdict.reason == signing.MISMATCH:  # both headers present, timestamp in the window
+            finding = doctor.diagnose(
+                method,
+                path,
+                query_string,
+                raw,
+                timestamp or "",
+                signature or "",
+                config.secret,
+                raw_payload=config.signing_payload == "raw",
+                parsed=body,
+            )
+        headers = signature_headers(verdict, finding)
         g.signature = {"verdict": verdict.reason, "detail": verdict.detail}
         if "X-Sandbox-String-To-Sign" in headers:
             g.signature["stringToSign"] = headers["X-Sandbox-String-To-Sign"]
+        if finding is not None:
+            g.signature["finding"] = finding.message  # the inspector shows it
+            g.signature["findingCode"] = finding.code
         raise InvalidSignature(headers)
     g.signature = VALID
     return call

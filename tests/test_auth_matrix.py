@@ -182,3 +182,19 @@ def test_encoded_path_is_signed_as_received(frozen: Flask, client: FlaskClient) 
         f"{path}?{QUERY}", headers={"x-timestamp": str(NOW), "x-signature": good(path=path)}
     )
     assert r.status_code == 200
+
+
+def test_mismatch_carries_the_doctors_finding(frozen: Flask, client: FlaskClient) -> None:
+    sig = good().upper()
+    r = client.get(f"{PATH}?{QUERY}", headers={"x-timestamp": str(NOW), "x-signature": sig})
+    assert r.headers["X-Sandbox-Signature-Finding"] == "uppercase-hex"
+    assert "lowercase" in r.headers["X-Sandbox-Signature-Doctor"]
+    assert r.data == BODY_401  # the body stays the documented one
+
+
+def test_no_known_variant_points_at_the_secret(frozen: Flask, client: FlaskClient) -> None:
+    sig = good(secret="some-other-secret")
+    r = client.get(f"{PATH}?{QUERY}", headers={"x-timestamp": str(NOW), "x-signature": sig})
+    assert r.headers["X-Sandbox-Signature-Finding"] == "no-known-variant"
+    assert "secret" in r.headers["X-Sandbox-Signature-Doctor"]
+    assert "sandbox-secret" not in r.headers["X-Sandbox-Signature-Doctor"]
