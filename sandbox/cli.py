@@ -14,6 +14,7 @@ import click
 from . import __version__, signing
 from .client import curl_command
 from .config import DEFAULT_SECRET, ConfigError, load
+from .explain import explain
 from .scenarios import ScenarioError, ScenarioSet, load_file, settings_from
 
 DEFAULT_SCENARIOS = "scenarios.yaml"
@@ -48,6 +49,12 @@ def main() -> None:
 )
 @click.option("--journal-size", type=int, help="Requests kept in the journal. Default 1000.")
 @click.option("--seed", type=int, help="Seed of probabilities and delay ranges.")
+@click.option(
+    "--explain-in-body",
+    is_flag=True,
+    default=None,
+    help="Put the signature diagnosis in the 401 body too (default: headers only).",
+)
 @click.option(
     "--ready-file",
     type=click.Path(dir_okay=False),
@@ -123,6 +130,17 @@ def fixtures_generate(out: str, seed: int | None) -> None:
         click.echo(str(path))
 
 
+def _query(queries: tuple[str, ...]) -> str:
+    """--query KEY=VALUE options as the query string a client would send."""
+    pairs = []
+    for item in queries:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--query")
+        pairs.append((key, value))
+    return urlencode(pairs, quote_via=quote)
+
+
 def _secret(flag: str | None) -> str:
     return flag or os.environ.get("SANDBOX_SECRET") or DEFAULT_SECRET
 
@@ -162,13 +180,7 @@ def sign(
     formatting the text uses; the query is signed decoded and sorted by key.
     """
     method = method.upper()
-    pairs = []
-    for item in queries:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--query")
-        pairs.append((key, value))
-    query = urlencode(pairs, quote_via=quote)
+    query = _query(queries)
     ts = timestamp or str(int(time.time()))
     raw = (body or "").encode("utf-8")
     canonical = signing.canonical_body(raw)
@@ -180,3 +192,52 @@ def sign(
     if curl_base:
         sent = None if method == "GET" else canonical.payload.decode("utf-8", "replace")
         click.echo(curl_command(curl_base, method, path, query, ts, signature, sent))
+
+
+@main.command()
+@click.argument("method")
+@click.argument("path")
+@click.option(
+    "--query",
+    "-q",
+    "queries",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A query parameter (repeatable), as the client sent it.",
+)
+@click.option("--raw-query", help="The raw query string as sent (instead of --query).")
+@click.option("--body", "-d", default="", help="The body exactly as the client sent it.")
+@click.option("--timestamp", "-t", required=True, help="The x-timestamp header as sent.")
+@click.option("--signature", "-s", required=True, help="The x-signature header as sent.")
+@click.option("--secret", help="Default: SANDBOX_SECRET, else sandbox-secret.")
+@click.option("--now", type=float, help="The clock to check the window against. Default: now.")
+def verify(
+    method: str,
+    path: str,
+    queries: tuple[str, ...],
+    raw_query: str | None,
+    body: str,
+    timestamp: str,
+    signature: str,
+    secret: str | None,
+    now: float | None,
+) -> None:
+    """Check a signature and explain why it fails (the signature doctor); exit 1 if invalid."""
+    result = explain(
+        secret=_secret(secret),
+        method=method,
+        path=path,
+        query=raw_query if raw_query is not None else _query(queries),
+        body=body,
+        timestamp=timestamp,
+        signature=signature,
+        now=time.time() if now is None else now,
+    )
+    click.echo(f"canonical payload: {result['canonicalPayload']}")
+    click.echo(f"StringToSign:      {result['stringToSign']}")
+    verdict = result["verdict"]
+    click.echo(f"verdict:           {verdict['reason']}: {verdict['detail']}")
+    if "finding" in result:
+        click.echo(f"doctor:            {result['finding']['message']}")
+    if verdict["reason"] != "valid":
+        sys.exit(1)

@@ -81,6 +81,14 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "Write the URL to this file once ready (for any CI language).",
     ),
+    Setting(
+        "explain_in_body",
+        "SANDBOX_EXPLAIN_IN_BODY",
+        "--explain-in-body",
+        False,
+        lambda v: v.lower() in {"1", "true", "yes"},
+        "Also put the signature diagnosis in the 401 body's data (off: the documented body).",
+    ),
     Setting("threads", "SANDBOX_THREADS", "--threads", 4, int, "waitress worker threads."),
     Setting(
         "login_base",
@@ -121,6 +129,7 @@ class Config:
     duplicate_reference: str = "allow"
     journal_size: int = 1000
     seed: int | None = None
+    explain_in_body: bool = False
     ready_file: str | None = None
     threads: int = 4
     login_base: str | None = None

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 from . import __version__, signing
 from .client import curl_command
 from .errors import ApiError, ValidationFailed, dumps, envelope
+from .explain import explain, query_from
 from .scenarios import ScenarioError, parse_runtime_rule
 from .state import Sandbox
 
@@ -213,3 +214,36 @@ def sign_request() -> Response:
             "curl": curl_command(base, method, path, query, timestamp, signature, sent_body),
         },
     )
+
+
+@bp.post("/explain")
+def explain_request() -> Response:
+    """A dry run: given ``method, path, query, body, timestamp, signature``, every
+    intermediate value, the verdict and the doctor's finding."""
+    fields = _json_body()
+    if not isinstance(fields, dict):
+        raise ValidationFailed({"body": ["Send a JSON object."]})
+    errors: dict[str, list[str]] = {}
+    for name in ("method", "path"):
+        if not isinstance(fields.get(name), str) or not fields[name]:
+            errors[name] = [f"The {name} field is required."]
+    for name in ("body", "timestamp", "signature"):
+        if fields.get(name) is not None and not isinstance(fields[name], str):
+            errors[name] = [f"The {name} must be a string."]
+    if errors:
+        raise ValidationFailed(errors)
+    sandbox = _sandbox()
+    config = sandbox.config
+    result = explain(
+        secret=config.secret,
+        method=fields["method"],
+        path=fields["path"],
+        query=query_from(fields.get("query")),
+        body=fields.get("body") or "",
+        timestamp=fields.get("timestamp"),
+        signature=fields.get("signature"),
+        now=sandbox.clock.now(),
+        window=config.timestamp_window,
+        raw_payload=config.signing_payload == "raw",
+    )
+    return reply("Signature explained", result)

@@ -76,8 +76,10 @@ class InvalidSignature(ApiError):
     The documented body never changes; why it failed travels in ``X-Sandbox-*`` headers.
     """
 
-    def __init__(self, headers: dict[str, str]) -> None:
+    def __init__(self, headers: dict[str, str], explanation: dict[str, Any] | None = None):
         status, body = responses.render("invalid-signature")
+        if explanation is not None:  # only when the operator turned explanations on
+            body = {**body, "data": explanation}
         super().__init__(body, headers, status)
 
 

@@ -180,7 +180,7 @@ def verified_call(sandbox: Sandbox, name: str, message: str) -> Call:
         if finding is not None:
             g.signature["finding"] = finding.message  # the inspector shows it
             g.signature["findingCode"] = finding.code
-        raise InvalidSignature(headers)
+        raise InvalidSignature(headers, g.signature if config.explain_in_body else None)
     g.signature = VALID
     return call
 
