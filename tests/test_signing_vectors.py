@@ -1,6 +1,6 @@
 """sandbox.signing against reference vectors computed independently in Node.
 
-The vectors in tests/data/signing_vectors.json come from tests/data/make_signing_vectors.mjs,
+The vectors in docs/signature-vectors.json come from docs/make_signature_vectors.mjs,
 which uses JavaScript's own ``JSON.parse``/``JSON.stringify`` and ``crypto.createHmac``. Every
 vector must give the same PAYLOAD, StringToSign and signature here, byte for byte.
 """
@@ -8,6 +8,8 @@ vector must give the same PAYLOAD, StringToSign and signature here, byte for byt
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import pytest
 
 from sandbox import signing
 
-VECTORS_FILE = Path(__file__).parent / "data" / "signing_vectors.json"
+VECTORS_FILE = Path(__file__).resolve().parents[1] / "docs" / "signature-vectors.json"
 DATA = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))
 VECTORS: list[dict[str, Any]] = DATA["vectors"]
 
@@ -142,3 +144,11 @@ def test_reference_vector_payload() -> None:
         '{"a":7,"b":50,"c":1e+21,"d":1e-7,"e":1.2345678901234568e+29,"f":"é/\\u001f\\n",'
         '"g":0.000001,"h":0,"i":1.5e+300,"j":9007199254740992}'
     )
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_the_published_file_is_what_the_node_generator_writes(tmp_path: Path) -> None:
+    out = tmp_path / "vectors.json"
+    script = VECTORS_FILE.parent / "make_signature_vectors.mjs"
+    subprocess.run(["node", str(script), str(out)], check=True, capture_output=True, timeout=60)
+    assert out.read_bytes() == VECTORS_FILE.read_bytes()
