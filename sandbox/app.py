@@ -12,11 +12,11 @@ from . import errors
 from .api import balance, tokens, transactions, wallet
 from .config import Config
 from .control import bp as control_bp
-from .dates import iso_ms
-from .journal import truncate
+from .journal import BODY_LIMIT
 from .state import Sandbox
 
 MAX_BODY_BYTES = 64 * 1024  # SPEC B13
+NO_SIGNATURE: dict[str, str] = {}
 NOT_JOURNALED = ("/__sandbox", "/favicon.ico")  # the control plane and browsers' own asks
 
 log = logging.getLogger("sandbox")
@@ -41,28 +41,34 @@ def render(error: errors.ApiError) -> Response:
 
 
 def record(sandbox: Sandbox, response: Response) -> None:
-    """Write one API request into the journal (control-plane requests are not journaled)."""
-    length = request.content_length or 0
-    if length > MAX_BODY_BYTES:
-        request_body = f"(not read: {length} bytes)"
-    else:
-        request_body = truncate(request.get_data(cache=True))
-    dropped = g.get("dropped", False)
-    now = sandbox.clock.now()
+    """Write one API request into the journal (control-plane requests are not journaled).
+
+    On every request's path: plain reads of the environ and ``g``, no formatting (the journal
+    formats when it is read).
+    """
+    environ = request.environ
+    state = g.__dict__
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    kept = request.get_data(cache=True)[: BODY_LIMIT + 1] if length <= MAX_BODY_BYTES else b""
+    dropped = state.get("dropped", False)
+    flags = state.get("flags", [])
     sandbox.journal.record(
-        time=iso_ms(now),
-        epoch=now,
-        method=request.method,
-        path=request.path,
-        query=request.query_string.decode("latin-1"),
-        client_id=g.get("client_id"),
+        epoch=sandbox.clock.now(),
+        method=environ["REQUEST_METHOD"],
+        path=environ.get("PATH_INFO", ""),
+        query=environ.get("QUERY_STRING", "").encode("latin-1"),
+        client_id=state.get("client_id"),
         status=0 if dropped else response.status_code,
-        latency_ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 3),
-        signature=g.get("signature", {}),
-        scenario=response.headers.get("X-Sandbox-Scenario", "none"),
-        request_body=request_body,
-        response_body="" if dropped else truncate(response.get_data()),
-        flags=g.get("flags", []) + (["dropped"] if dropped else []),
+        latency=time.perf_counter() - state.get("started", time.perf_counter()),
+        signature=state.get("signature", NO_SIGNATURE),
+        scenario=state.get("scenario", "none"),
+        request_body=kept,
+        request_length=max(length, len(kept)),
+        response_body=b"" if dropped else response.get_data()[: BODY_LIMIT + 1],
+        flags=[*flags, "dropped"] if dropped else flags,
     )
 
 

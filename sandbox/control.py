@@ -162,7 +162,7 @@ def openapi_document() -> Response:
 def inspector() -> str:
     """The inspector page: the journal, live; signature diagnoses; scenarios; a signing form."""
     sandbox = _sandbox()
-    entries = sandbox.journal.query(limit=200)
+    entries = [e.to_json() for e in sandbox.journal.query(limit=200)]
     active = sandbox.scenarios.active()
     return render_template(
         "inspector.html",
@@ -172,7 +172,7 @@ def inspector() -> str:
         journal_size=sandbox.journal.size,
         clock_offset=sandbox.clock.offset,
         entries=entries,
-        newest=entries[0].id if entries else 0,
+        newest=entries[0]["id"] if entries else 0,
         rules=active["rules"],
         overrides=active["overrides"],
         source=active["source"],

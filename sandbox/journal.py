@@ -10,8 +10,10 @@ import itertools
 import threading
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
+
+from .dates import iso_ms
 
 DEFAULT_SIZE = 1000
 BODY_LIMIT = 2048
@@ -24,30 +26,52 @@ def truncate(data: bytes, limit: int = BODY_LIMIT) -> str:
     return text
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
+    """One journaled request, kept raw: recording sits on every request's path, so the
+    formatting (times, text, truncation marks) happens when the journal is read."""
+
     id: int
-    time: str  # ISO, sandbox clock
-    epoch: float  # for ``since`` filters
+    epoch: float  # sandbox clock, Unix seconds
     method: str
     path: str
-    query: str
+    query: bytes
     client_id: str | None
-    status: int
-    latency_ms: float
-    signature: dict[str, Any]  # {"verdict": "valid" | reason, "detail": ..., "finding": ...}
+    status: int  # 0: the connection was dropped
+    latency: float  # seconds
+    signature: dict[str, Any]  # {"verdict": "valid" | reason, "detail", "finding", ...}
     scenario: str
-    request_body: str
-    response_body: str
+    request_body: bytes  # at most BODY_LIMIT + 1 bytes kept
+    request_length: int
+    response_body: bytes
     flags: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["clientId"] = out.pop("client_id")
-        out["latencyMs"] = out.pop("latency_ms")
-        out["requestBody"] = out.pop("request_body")
-        out["responseBody"] = out.pop("response_body")
-        return out
+        return {
+            "id": self.id,
+            "time": iso_ms(self.epoch),
+            "epoch": self.epoch,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query.decode("latin-1"),
+            "clientId": self.client_id,
+            "status": self.status,
+            "latencyMs": round(self.latency * 1000, 3),
+            "signature": self.signature,
+            "scenario": self.scenario,
+            "requestBody": _body_text(self.request_body, self.request_length),
+            "responseBody": truncate(self.response_body),
+            "flags": self.flags,
+        }
+
+
+def _body_text(kept: bytes, length: int) -> str:
+    if length > len(kept) and not kept:
+        return f"(not read: {length} bytes)"
+    text = kept[:BODY_LIMIT].decode("utf-8", "replace")
+    if length > BODY_LIMIT:
+        text += f"...[{length - BODY_LIMIT} more bytes]"
+    return text
 
 
 class Journal:

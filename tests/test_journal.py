@@ -112,18 +112,18 @@ def test_journal_unit() -> None:
     journal = Journal(2)
     for i in range(3):
         journal.record(
-            time="t",
             epoch=float(i),
             method="GET",
             path="/",
-            query="",
+            query=b"",
             client_id=str(i),
             status=200,
-            latency_ms=1.0,
+            latency=0.001,
             signature={},
             scenario="none",
-            request_body="",
-            response_body="",
+            request_body=b"",
+            request_length=0,
+            response_body=b"",
         )
     assert len(journal) == 2 and journal.size == 2
     assert [e.client_id for e in journal.query(since=2.0)] == ["2"]
