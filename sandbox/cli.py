@@ -130,6 +130,16 @@ def fixtures_generate(out: str, seed: int | None) -> None:
         click.echo(str(path))
 
 
+query_option = click.option(
+    "--query",
+    "-q",
+    "queries",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A query parameter (repeatable), as the client sends it.",
+)
+
+
 def _query(queries: tuple[str, ...]) -> str:
     """--query KEY=VALUE options as the query string a client would send."""
     pairs = []
@@ -148,14 +158,7 @@ def _secret(flag: str | None) -> str:
 @main.command()
 @click.argument("method")
 @click.argument("path")
-@click.option(
-    "--query",
-    "-q",
-    "queries",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="A query parameter (repeatable), as the client sends it.",
-)
+@query_option
 @click.option("--body", "-d", help="The JSON body, any spacing or number formatting.")
 @click.option("--timestamp", "-t", help="Unix seconds. Default: now.")
 @click.option("--secret", help="Default: SANDBOX_SECRET, else sandbox-secret.")
@@ -197,14 +200,7 @@ def sign(
 @main.command()
 @click.argument("method")
 @click.argument("path")
-@click.option(
-    "--query",
-    "-q",
-    "queries",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="A query parameter (repeatable), as the client sent it.",
-)
+@query_option
 @click.option("--raw-query", help="The raw query string as sent (instead of --query).")
 @click.option("--body", "-d", default="", help="The body exactly as the client sent it.")
 @click.option("--timestamp", "-t", required=True, help="The x-timestamp header as sent.")

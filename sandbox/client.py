@@ -70,6 +70,29 @@ class SandboxClient:
         headers = {"x-timestamp": ts, "x-signature": sig, "content-type": "application/json"}
         return self.send("POST", self.base_url + path, raw, headers)
 
+    def transactions(self, client_id: str) -> tuple[int, list[dict[str, Any]]]:
+        """(totalCount, every transaction) of a wallet, paged 100 at a time in id order."""
+        rows: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            reply = self.get(
+                "/api/v1/get-transactions",
+                {
+                    "clientId": client_id,
+                    "limit": 100,
+                    "page": page,
+                    "sortBy": "id",
+                    "sortOrder": "asc",
+                },
+            )
+            if reply.status != 200:
+                raise AssertionError(f"get-transactions -> {reply.status}: {reply.body!r}")
+            data = reply.json()["data"]
+            rows.extend(data["data"])
+            if page >= data["totalPages"]:
+                return data["totalCount"], rows
+            page += 1
+
     def send(self, method: str, url: str, data: bytes | None, headers: dict[str, str]) -> Reply:
         request = urllib.request.Request(url, data=data, headers=headers, method=method)
         try:

@@ -123,19 +123,7 @@ def run_threads(
 
 def all_transactions(client: SandboxClient, client_id: str) -> tuple[int, list[dict[str, Any]]]:
     """(totalCount, every row) of a wallet, paged 100 at a time in id order."""
-    rows: list[dict[str, Any]] = []
-    page = 1
-    while True:
-        reply = client.get(
-            TRANSACTIONS,
-            {"clientId": client_id, "limit": 100, "page": page, "sortBy": "id", "sortOrder": "asc"},
-        )
-        assert reply.status == 200, reply.body
-        data = reply.json()["data"]
-        rows.extend(data["data"])
-        if page >= data["totalPages"]:
-            return data["totalCount"], rows
-        page += 1
+    return client.transactions(client_id)
 
 
 def mixed_plans(debit_scale: int) -> list[list[tuple[str, int]]]:

@@ -44,20 +44,9 @@ def serve(db: Path) -> ServerProcess:
 
 
 def all_transactions(client: SandboxClient, client_id: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    page = 1
-    while True:
-        reply = client.get(
-            TRANSACTIONS,
-            {"clientId": client_id, "limit": 100, "page": page, "sortBy": "id", "sortOrder": "asc"},
-        )
-        assert reply.status == 200, reply.body
-        data = reply.json()["data"]
-        rows.extend(data["data"])
-        if page >= data["totalPages"]:
-            assert len(rows) == data["totalCount"]
-            return rows
-        page += 1
+    total, rows = client.transactions(client_id)
+    assert len(rows) == total
+    return rows
 
 
 class Load:
