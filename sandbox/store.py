@@ -8,7 +8,7 @@ One connection serves all threads behind a lock. SQLite work per request is micr
 Python holds the GIL anyway, so the lock costs little and buys a simple, provable invariant:
 operations on the ledger are serialized. A file database uses WAL with ``synchronous=NORMAL``:
 an acknowledged write survives a crash or ``kill -9`` of the sandbox (it is in the WAL, in the
-OS page cache); Surviving power loss too would need
+OS page cache). Surviving power loss too would need
 ``synchronous=FULL``, an fsync per commit; the sandbox does not offer it.
 """
 
