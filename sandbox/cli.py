@@ -60,6 +60,10 @@ def main() -> None:
     type=click.Path(dir_okay=False),
     help="Write the URL to this file once ready (besides the SANDBOX_URL= line).",
 )
+@click.option(
+    "--cpu",
+    help="Pin the server to one CPU: auto (default: the last allowed CPU), none, or a number.",
+)
 @click.option("--threads", type=int, help="waitress worker threads. Default 4.")
 @click.option("--login-base", help="Base URL of loginLink. Default: the sandbox's own URL.")
 @click.option(

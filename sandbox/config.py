@@ -89,6 +89,14 @@ SETTINGS: tuple[Setting, ...] = (
         lambda v: v.lower() in {"1", "true", "yes"},
         "Also put the signature diagnosis in the 401 body's data (off: the documented body).",
     ),
+    Setting(
+        "cpu",
+        "SANDBOX_CPU",
+        "--cpu",
+        "auto",
+        str,
+        "Pin the server to one CPU: auto (the last allowed CPU), none, or a CPU number.",
+    ),
     Setting("threads", "SANDBOX_THREADS", "--threads", 4, int, "waitress worker threads."),
     Setting(
         "login_base",
@@ -130,6 +138,7 @@ class Config:
     journal_size: int = 1000
     seed: int | None = None
     explain_in_body: bool = False
+    cpu: str = "auto"
     ready_file: str | None = None
     threads: int = 4
     login_base: str | None = None
@@ -184,6 +193,8 @@ def _check(config: Config) -> None:
         raise ConfigError("timestamp_window must be >= 0")
     if not 0 <= config.port <= 65535:
         raise ConfigError("port must be between 0 and 65535")
+    if config.cpu not in ("auto", "none") and not config.cpu.isdigit():
+        raise ConfigError("cpu must be auto, none or a CPU number")
     if config.journal_size < 1:
         raise ConfigError("journal_size must be >= 1")
     if config.threads < 1:
