@@ -547,6 +547,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--threads", type=int, default=None, help="the server's waitress threads (--threads)"
     )
     parser.add_argument(
+        "--cpu",
+        default=None,
+        help="the server's CPU pinning (--cpu auto|none|N; default: the server's, auto)",
+    )
+    parser.add_argument(
         "--generator",
         choices=("auto", "wrk", "python", "both"),
         default="auto",
@@ -631,13 +636,18 @@ def main(argv: list[str] | None = None) -> int:
     wrk = shutil.which("wrk")
     gens = generators(args.generator, wrk)
     command = shlex.join(sys.orig_argv) if argv is None else shlex.join(["load.py", *argv])
-    report = Report(server_threads=str(args.threads) if args.threads else "default (4)")
+    report = Report(
+        server_threads=(str(args.threads) if args.threads else "default (4)")
+        + f", cpu pinning: {args.cpu or 'auto'}"
+    )
 
     with tempfile.TemporaryDirectory(prefix="sabong-bench-") as tmp:
         db = Path(tmp) / "bench.db"
         server_args = ["--port", "0", "--db", str(db), "--quiet"]
         if args.threads:
             server_args += ["--threads", str(args.threads)]
+        if args.cpu:
+            server_args += ["--cpu", args.cpu]
         server = ServerProcess(server_args)
         try:
             meter = CpuMeter(server.proc.pid)
@@ -666,7 +676,7 @@ def main(argv: list[str] | None = None) -> int:
         when = time.strftime("%Y-%m-%d %H:%M:%S %Z")
         conns = ",".join(map(str, args.connections))
         key = f"{'+'.join(gens)}, {conns} connections, server threads "
-        key += f"{args.threads or 'default'}, x{args.repeat}"
+        key += f"{args.threads or 'default'}, cpu {args.cpu or 'auto'}, x{args.repeat}"
         write_markdown(text, key, when)
         print(f"written to {README}")
     passed = all(r.passed for r in report.rows) and report.durability_passed
