@@ -55,8 +55,9 @@ def record(sandbox: Sandbox, response: Response) -> None:
     kept = request.get_data(cache=True)[: BODY_LIMIT + 1] if length <= MAX_BODY_BYTES else b""
     dropped = state.get("dropped", False)
     flags = state.get("flags", [])
-    sandbox.journal.record(
-        epoch=sandbox.clock.now(),
+    tenant = state.get("tenant") or sandbox.default  # an unverified request is the operator's
+    tenant.journal.record(
+        epoch=tenant.clock.now(),
         method=environ["REQUEST_METHOD"],
         path=environ.get("PATH_INFO", ""),
         query=environ.get("QUERY_STRING", "").encode("latin-1"),
@@ -78,6 +79,8 @@ def create_app(config: Config | None = None, sandbox: Sandbox | None = None) -> 
     sandbox = sandbox or Sandbox.open(config)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    # OPTIONS is no method of the API: answer it 405 in the envelope, like any wrong method.
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["sandbox"] = sandbox
 

@@ -64,6 +64,10 @@ def main() -> None:
     "--cpu",
     help="Pin the server to one CPU: auto (default: the last allowed CPU), none, or a number.",
 )
+@click.option(
+    "--control-token",
+    help="Bearer token for /__sandbox/ (default: none on loopback, generated elsewhere).",
+)
 @click.option("--threads", type=int, help="waitress worker threads. Default 4.")
 @click.option("--login-base", help="Base URL of loginLink. Default: the sandbox's own URL.")
 @click.option(
@@ -85,7 +89,11 @@ def serve(**flags: Any) -> None:
         raise click.ClickException(f"the scenarios file is broken:\n{exc}") from None
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    sys.exit(run(config, scenarios))
+    try:
+        code = run(config, scenarios)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(code)
 
 
 def scenarios_path(flag: str | None) -> str | None:

@@ -97,6 +97,14 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "Pin the server to one CPU: auto (the last allowed CPU), none, or a CPU number.",
     ),
+    Setting(
+        "control_token",
+        "SANDBOX_CONTROL_TOKEN",
+        "--control-token",
+        None,
+        str,
+        "Bearer token of /__sandbox/; generated when bound off loopback.",
+    ),
     Setting("threads", "SANDBOX_THREADS", "--threads", 4, int, "waitress worker threads."),
     Setting(
         "login_base",
@@ -130,7 +138,7 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8080
     db: str = DEFAULT_DB
-    secret: str = DEFAULT_SECRET
+    secret: str = field(default=DEFAULT_SECRET, repr=False)
     scenarios: str | None = None
     timestamp_window: int = 300
     signing_payload: str = "json"
@@ -139,6 +147,7 @@ class Config:
     seed: int | None = None
     explain_in_body: bool = False
     cpu: str = "auto"
+    control_token: str | None = field(default=None, repr=False)
     ready_file: str | None = None
     threads: int = 4
     login_base: str | None = None
@@ -182,6 +191,11 @@ def load(
     config = Config(**values, sources=sources)
     _check(config)
     return config
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach."""
+    return host == "localhost" or host == "::1" or host.startswith("127.")
 
 
 def _check(config: Config) -> None:

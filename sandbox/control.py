@@ -5,23 +5,96 @@ JSON in, the envelope out. Reads are GET; every change is POST, PUT or DELETE.
 
 from __future__ import annotations
 
+import hmac
 import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, g, render_template, request
 
 from . import __version__, signing
 from .client import curl_command
-from .errors import ApiError, ValidationFailed, dumps, envelope
+from .errors import ApiError, InvalidSignature, ValidationFailed, dumps, envelope
 from .explain import explain, query_from
+from .pipeline import identify, raw_path, signature_headers
 from .scenarios import ScenarioError, parse_runtime_rule
-from .state import Sandbox
+from .state import Sandbox, Tenant
 
 bp = Blueprint("control", __name__, url_prefix="/__sandbox")
 
 
 def _sandbox() -> Sandbox:
     return current_app.extensions["sandbox"]  # type: ignore[no-any-return]
+
+
+def _tenant() -> Tenant:
+    """The tenant this control request acts on (chosen by ``guard``)."""
+    return g.control_tenant  # type: ignore[no-any-return]
+
+
+# Readable by anyone who can reach the sandbox: readiness, and the public API description.
+OPEN_ENDPOINTS = {"control.health", "control.openapi_document"}
+
+
+@bp.before_request
+def guard() -> None:
+    """Who may use the control plane, and on which tenant.
+
+    - A control request signed like an API request (x-timestamp, x-signature) acts on the
+      tenant whose secret verifies it, and only on that one: a partner manages its own state.
+    - Otherwise, when the sandbox has a control token (always when it is bound off loopback),
+      ``Authorization: Bearer <token>`` (or ``?token=`` on a GET, for the inspector page) is
+      required; the operator then picks a tenant with ``?partner=`` or ``X-Sandbox-Partner``.
+    - Health and the OpenAPI document are open.
+    """
+    sandbox = _sandbox()
+    g.control_tenant = sandbox.default
+    if request.endpoint in OPEN_ENDPOINTS:
+        return
+    wanted = request.args.get("partner") or request.headers.get("X-Sandbox-Partner")
+    if request.headers.get("x-signature"):
+        tenant = _signed_tenant(sandbox)
+        if wanted and wanted != tenant.name:
+            raise ApiError(
+                envelope("error", "A partner acts on its own sandbox only", None), status=403
+            )
+        g.control_tenant = tenant
+        return
+    token = sandbox.control_token
+    if token is not None:
+        sent = request.headers.get("Authorization", "")
+        given = sent[7:] if sent.startswith("Bearer ") else ""
+        if not given and request.method == "GET":
+            given = request.args.get("token", "")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise ApiError(
+                envelope("error", "Control plane token required", None),
+                {"WWW-Authenticate": 'Bearer realm="sabong-sandbox"'},
+                401,
+            )
+    if wanted:
+        if wanted not in sandbox.tenants:
+            raise ApiError(envelope("failed", "Unknown partner", None), status=404)
+        g.control_tenant = sandbox.tenants[wanted]
+
+
+def _signed_tenant(sandbox: Sandbox) -> Tenant:
+    method = request.method
+    query = request.environ.get("QUERY_STRING", "")
+    if method in ("GET", "HEAD", "DELETE"):
+        payload = signing.canonical_query(query)
+    else:
+        payload = signing.canonical_body(request.get_data(cache=True)).payload
+    tenant, verdict = identify(
+        sandbox,
+        method,
+        raw_path(request.environ),
+        request.headers.get("x-timestamp"),
+        request.headers.get("x-signature"),
+        payload,
+    )
+    if tenant is None:
+        raise InvalidSignature(signature_headers(verdict))
+    return tenant
 
 
 def reply(message: str, data: object, status: int = 200) -> Response:
@@ -58,14 +131,14 @@ def health() -> Response:
 @bp.post("/reset")
 def reset() -> Response:
     """Ledger back to the fixtures and named clients; sequences, overrides and clock cleared."""
-    sandbox = _sandbox()
-    sandbox.reset()
-    return reply("Sandbox reset", {"counts": sandbox.store.counts()})
+    tenant = _tenant()
+    tenant.reset()
+    return reply("Sandbox reset", {"partner": tenant.name, "counts": tenant.store.counts()})
 
 
 @bp.get("/scenarios")
 def list_scenarios() -> Response:
-    return reply("Active scenarios", _sandbox().scenarios.active())
+    return reply("Active scenarios", _tenant().scenarios.active())
 
 
 @bp.put("/scenarios/<client_id>")
@@ -75,20 +148,20 @@ def set_scenario(client_id: str) -> Response:
         rule, times = parse_runtime_rule(_json_body())
     except ScenarioError as exc:
         raise _scenario_errors(exc) from None
-    engine = _sandbox().scenarios
+    engine = _tenant().scenarios
     engine.set_override(client_id, rule, times)
     return reply("Scenario set", {"clientId": client_id, **rule.summary(), "remaining": times})
 
 
 @bp.delete("/scenarios/<client_id>")
 def clear_scenario(client_id: str) -> Response:
-    removed = _sandbox().scenarios.clear_override(client_id)
+    removed = _tenant().scenarios.clear_override(client_id)
     return reply("Scenario cleared", {"clientId": client_id, "removed": removed})
 
 
 @bp.delete("/scenarios")
 def clear_scenarios() -> Response:
-    engine = _sandbox().scenarios
+    engine = _tenant().scenarios
     cleared = list(engine.active()["overrides"])
     for client_id in cleared:
         engine.clear_override(client_id)
@@ -97,7 +170,7 @@ def clear_scenarios() -> Response:
 
 @bp.get("/clock")
 def get_clock() -> Response:
-    clock = _sandbox().clock
+    clock = _tenant().clock
     return reply("Sandbox clock", {"offsetSeconds": clock.offset, "now": int(clock.now())})
 
 
@@ -108,7 +181,7 @@ def shift_clock() -> Response:
     offset = body.get("offsetSeconds") if isinstance(body, dict) else None
     if isinstance(offset, bool) or not isinstance(offset, (int, float)):
         raise ValidationFailed({"offsetSeconds": ["The offsetSeconds must be a number."]})
-    clock = _sandbox().clock
+    clock = _tenant().clock
     clock.offset = float(offset)
     return reply("Sandbox clock shifted", {"offsetSeconds": clock.offset, "now": int(clock.now())})
 
@@ -127,7 +200,7 @@ def list_requests() -> Response:
         raise ValidationFailed(
             {"query": ["status, since, after and limit must be numbers (status: a list)."]}
         ) from None
-    entries = _sandbox().journal.query(
+    entries = _tenant().journal.query(
         client_id=args.get("clientId") or None,
         status=status,
         since=since,
@@ -146,7 +219,7 @@ def list_requests() -> Response:
 
 @bp.delete("/requests")
 def clear_requests() -> Response:
-    _sandbox().journal.clear()
+    _tenant().journal.clear()
     return reply("Journal cleared", {"count": 0})
 
 
@@ -162,15 +235,23 @@ def openapi_document() -> Response:
 def inspector() -> str:
     """The inspector page: the journal, live; signature diagnoses; scenarios; a signing form."""
     sandbox = _sandbox()
-    entries = [e.to_json() for e in sandbox.journal.query(limit=200)]
-    active = sandbox.scenarios.active()
+    tenant = _tenant()
+    entries = [e.to_json() for e in tenant.journal.query(limit=200)]
+    active = tenant.scenarios.active()
+    # The page's own requests must carry what let this one in (partner, token).
+    carried = {k: request.args[k] for k in ("partner", "token") if request.args.get(k)}
     return render_template(
         "inspector.html",
         version=__version__,
+        partner=tenant.name,
+        carried=carried,
+        auth={"headers": {"Authorization": f"Bearer {carried['token']}"}}
+        if "token" in carried
+        else {},
         uptime=int(sandbox.uptime()),
-        journal_count=len(sandbox.journal),
-        journal_size=sandbox.journal.size,
-        clock_offset=sandbox.clock.offset,
+        journal_count=len(tenant.journal),
+        journal_size=tenant.journal.size,
+        clock_offset=tenant.clock.offset,
         entries=entries,
         newest=entries[0]["id"] if entries else 0,
         rules=active["rules"],
@@ -193,7 +274,8 @@ def sign_request() -> Response:
     query = str(fields.get("query") or "").lstrip("?")
     body_text = str(fields.get("body") or "")
     sandbox = _sandbox()
-    timestamp = str(fields.get("timestamp") or int(sandbox.clock.now()))
+    tenant = _tenant()
+    timestamp = str(fields.get("timestamp") or int(tenant.clock.now()))
     if method == "GET":
         payload = signing.canonical_query(query)
         sent_body = None
@@ -202,7 +284,7 @@ def sign_request() -> Response:
         sent_body = payload.decode("utf-8", "replace")
         query = ""
     message = signing.string_to_sign(method, path, timestamp, payload)
-    signature = signing.hmac_hex(sandbox.config.secret, message)
+    signature = signing.hmac_hex(tenant.secret, message)
     base = sandbox.base_url or request.host_url
     return reply(
         "Request signed",
@@ -232,17 +314,17 @@ def explain_request() -> Response:
             errors[name] = [f"The {name} must be a string."]
     if errors:
         raise ValidationFailed(errors)
-    sandbox = _sandbox()
-    config = sandbox.config
+    config = _sandbox().config
+    tenant = _tenant()
     result = explain(
-        secret=config.secret,
+        secret=tenant.secret,
         method=fields["method"],
         path=fields["path"],
         query=query_from(fields.get("query")),
         body=fields.get("body") or "",
         timestamp=fields.get("timestamp"),
         signature=fields.get("signature"),
-        now=sandbox.clock.now(),
+        now=tenant.clock.now(),
         window=config.timestamp_window,
         raw_payload=config.signing_payload == "raw",
     )

@@ -34,7 +34,7 @@ from .errors import (
     envelope,
 )
 from .scenarios import Decision
-from .state import Sandbox
+from .state import Sandbox, Tenant
 from .store import money
 
 Handler = Callable[["Call"], Any]
@@ -47,6 +47,7 @@ class Call:
     """One verified API request, as a handler sees it."""
 
     sandbox: Sandbox
+    tenant: Tenant  # whose secret verified the request: whose ledger, journal, scenarios
     endpoint: str
     params: dict[str, str]  # decoded query parameters (repeated keys joined with ",")
     body: dict[str, Any] | None  # the parsed JSON object of a POST, None for GET or a bad body
@@ -112,11 +113,12 @@ def endpoint(name: str) -> Callable[[Handler], Callable[[], Response]]:
         def view() -> Response:
             sandbox: Sandbox = current_app.extensions["sandbox"]
             call = verified_call(sandbox, name, message)
-            decision = sandbox.scenarios.pick(call.client_id, name) if call.client_id else None
+            engine = call.tenant.scenarios
+            decision = engine.pick(call.client_id, name) if call.client_id else None
             if decision is None:
                 return run(call)
             g.scenario = decision.label
-            return apply_scenario(sandbox, call, decision, run)
+            return apply_scenario(call, decision, run)
 
         return view
 
@@ -137,31 +139,18 @@ def verified_call(sandbox: Sandbox, name: str, message: str) -> Call:
         raw = request.get_data(cache=True)
         body = signing.canonical_body(raw)
         payload = body.payload if config.signing_payload == "json" else raw
-    call = Call(
-        sandbox,
-        name,
-        signing.query_params(signing.parse_query(query_string)),
-        body.data if body else None,
-        body.problem if body else None,
-        message,
-    )
-    g.client_id = call.client_id  # journaled even when the signature fails
+    params = signing.query_params(signing.parse_query(query_string))
+    data = body.data if body else None
+    client_id = (params if body is None else data or {}).get("clientId")
+    g.client_id = client_id if isinstance(client_id, str) and client_id else None
     path = raw_path(environ)
     timestamp = request.headers.get("x-timestamp")
     signature = request.headers.get("x-signature")
-    verdict = signing.verify(
-        config.secret,
-        method,
-        path,
-        timestamp,
-        signature,
-        payload,
-        now=sandbox.clock.now(),
-        window=config.timestamp_window,
-    )
-    if not verdict.ok:
+    tenant, verdict = identify(sandbox, method, path, timestamp, signature, payload)
+    if tenant is None:
         finding = None
         if verdict.reason == signing.MISMATCH:  # both headers present, timestamp in the window
+            default = sandbox.default
             finding = doctor.diagnose(
                 method,
                 path,
@@ -169,7 +158,8 @@ def verified_call(sandbox: Sandbox, name: str, message: str) -> Call:
                 raw,
                 timestamp or "",
                 signature or "",
-                config.secret,
+                default.secret,
+                {t.name: t.secret for t in sandbox.tenants.values() if t is not default},
                 raw_payload=config.signing_payload == "raw",
                 parsed=body,
             )
@@ -182,18 +172,47 @@ def verified_call(sandbox: Sandbox, name: str, message: str) -> Call:
             g.signature["findingCode"] = finding.code
         raise InvalidSignature(headers, g.signature if config.explain_in_body else None)
     g.signature = VALID
-    return call
+    g.tenant = tenant
+    return Call(sandbox, tenant, name, params, data, body.problem if body else None, message)
+
+
+def identify(
+    sandbox: Sandbox,
+    method: str,
+    path: str,
+    timestamp: str | None,
+    signature: str | None,
+    payload: bytes,
+) -> tuple[Tenant | None, signing.Verdict]:
+    """The tenant whose secret (and clock) verifies the request, or None with the default
+    tenant's verdict. The secret that verifies a request selects the partner (SPEC B7)."""
+    window = sandbox.config.timestamp_window
+    first: signing.Verdict | None = None
+    for tenant in sandbox.tenants.values():
+        verdict = signing.verify(
+            tenant.secret,
+            method,
+            path,
+            timestamp,
+            signature,
+            payload,
+            now=tenant.clock.now(),
+            window=window,
+        )
+        if verdict.ok:
+            return tenant, verdict
+        first = first or verdict
+    assert first is not None
+    return None, first
 
 
 # --------------------------------------------------------------------------- forced scenarios
 
 
-def apply_scenario(
-    sandbox: Sandbox, call: Call, decision: Decision, run: Callable[[Call], Response]
-) -> Response:
+def apply_scenario(call: Call, decision: Decision, run: Callable[[Call], Response]) -> Response:
     """Answer ``call`` as the scenario step says (after its delay)."""
     step = decision.step
-    delay = sandbox.scenarios.delay_seconds(step)
+    delay = call.tenant.scenarios.delay_seconds(step)
     if delay and not hold(delay):
         return client_gone()
     outcome = step.outcome
@@ -215,7 +234,7 @@ def apply_scenario(
     if outcome == "server-error":
         raise ServerError(endpoint_name)
     if outcome == "insufficient-balance":
-        raise _insufficient(sandbox, call)
+        raise _insufficient(call)
     if outcome == "timeout":
         return run(call) if hold(step.after) else client_gone()
     if outcome == "drop":
@@ -264,8 +283,8 @@ def _answer(call: Call, run: Callable[[Call], Response]) -> Response:
         return Response(dumps(error.body), error.status_code, mimetype="application/json")
 
 
-def _insufficient(sandbox: Sandbox, call: Call) -> InsufficientBalance:
-    wallet = sandbox.store.balance(call.client_id) if call.client_id else None
+def _insufficient(call: Call) -> InsufficientBalance:
+    wallet = call.tenant.store.balance(call.client_id) if call.client_id else None
     amount = call.body.get("amount") if call.body else None
     if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount != amount:
         amount = 0

@@ -71,6 +71,10 @@ def serve(
     try:
         if not config.quiet:
             _banner(config, sandbox, url, err, pinned)
+        if sandbox.control_token and config.control_token is None:
+            # Generated because the sandbox is reachable off loopback: the operator needs it.
+            err.write(f"sabong-sandbox: control plane token: {sandbox.control_token}\n")
+            err.flush()
         out.write(f"SANDBOX_URL={url}\n")
         out.flush()
         if config.ready_file:
@@ -138,6 +142,8 @@ def _banner(
         f"  secret:   {secret}\n"
         f"  scenarios: {config.scenarios or '(none)'}\n"
         f"  cpu:      {'pinned to CPU ' + str(cpu) if cpu is not None else 'not pinned'}\n"
-        f"  control:  {url}/__sandbox/health\n"
+        f"  control:  {url}/__sandbox/ "
+        f"({'token required' if sandbox.control_token else 'open on loopback'})\n"
+        f"  partners: {', '.join(sorted(sandbox.tenants))}\n"
     )
     err.flush()

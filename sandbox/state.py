@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets as secrets_module
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -10,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .config import Config
+from .config import Config, ConfigError, is_loopback
 from .dates import iso_ms
 from .journal import Journal
 from .scenarios import Engine, ScenarioError, ScenarioSet, load_file
@@ -40,37 +41,31 @@ def load_fixture_data(directory: str | None) -> dict[str, Any]:
     return read_fixtures(directory or packaged_fixtures())
 
 
+DEFAULT_TENANT = "default"
+
+
+def tenant_db_path(db: str, name: str) -> str:
+    """Where a partner's ledger lives: its own SQLite file next to the default one."""
+    if db == ":memory:" or name == DEFAULT_TENANT:
+        return db
+    path = Path(db)
+    return str(path.with_name(f"{path.stem}.partner-{name}{path.suffix or '.db'}"))
+
+
 @dataclass
-class Sandbox:
-    """Everything one running sandbox owns."""
+class Tenant:
+    """One partner's isolated sandbox: its secret, ledger, journal, overrides and clock.
 
-    config: Config
+    The default tenant holds the deployment's secret; every configured partner is another.
+    The scenario *rules* of the file are shared; overrides and sequence positions are not.
+    """
+
+    name: str
+    secret: str
     store: Store
-    scenarios: Engine = field(default_factory=lambda: Engine(ScenarioSet()))
+    scenarios: Engine
+    journal: Journal
     clock: Clock = field(default_factory=Clock)
-    journal: Journal = field(default_factory=Journal)
-    started: float = field(default_factory=time.monotonic)
-    base_url: str | None = None  # set by the server once it knows its port
-    _watcher: threading.Thread | None = None
-    _stop: threading.Event = field(default_factory=threading.Event)
-
-    @classmethod
-    def open(cls, config: Config, scenarios: ScenarioSet | None = None) -> Sandbox:
-        """Open the ledger (filled from the fixtures when empty) and the scenarios."""
-        if scenarios is None:
-            scenarios = load_file(config.scenarios) if config.scenarios else ScenarioSet()
-        if config.seed is not None:
-            scenarios = replace(scenarios, seed=config.seed)
-        store = Store(config.db)
-        store.load_fixtures(load_fixture_data(config.fixtures))
-        sandbox = cls(
-            config=config,
-            store=store,
-            scenarios=Engine(scenarios),
-            journal=Journal(config.journal_size),
-        )
-        sandbox.create_named_clients()
-        return sandbox
 
     def create_named_clients(self) -> None:
         """Create the scenario file's named clients that do not exist yet."""
@@ -86,6 +81,69 @@ class Sandbox:
         self.clock.offset = 0.0
         self.scenarios.reset()
         self.create_named_clients()
+
+
+@dataclass
+class Sandbox:
+    """Everything one running sandbox owns: its tenants (the default one and the partners)."""
+
+    config: Config
+    tenants: dict[str, Tenant]
+    started: float = field(default_factory=time.monotonic)
+    base_url: str | None = None  # set by the server once it knows its port
+    # None: the control plane is open (loopback and no token configured)
+    control_token: str | None = field(default=None, repr=False)
+    _watcher: threading.Thread | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    @classmethod
+    def open(cls, config: Config, scenarios: ScenarioSet | None = None) -> Sandbox:
+        """Open every tenant's ledger (filled from the fixtures when empty) and scenarios."""
+        if scenarios is None:
+            scenarios = load_file(config.scenarios) if config.scenarios else ScenarioSet()
+        if config.seed is not None:
+            scenarios = replace(scenarios, seed=config.seed)
+        fixtures = load_fixture_data(config.fixtures)
+        secrets = {DEFAULT_TENANT: config.secret, **scenarios.partners}
+        if config.secret in scenarios.partners.values():
+            raise ConfigError("a partner's secret equals the default secret: give it its own")
+        tenants: dict[str, Tenant] = {}
+        for name, secret in secrets.items():
+            store = Store(tenant_db_path(config.db, name))
+            store.load_fixtures(fixtures)
+            tenant = Tenant(name, secret, store, Engine(scenarios), Journal(config.journal_size))
+            tenant.create_named_clients()
+            tenants[name] = tenant
+        token = config.control_token
+        if token is None and not is_loopback(config.host):
+            token = secrets_module.token_urlsafe(24)  # printed once at start by the server
+        return cls(config=config, tenants=tenants, control_token=token)
+
+    # The default tenant's parts, for the single-partner path (and the tests).
+    @property
+    def default(self) -> Tenant:
+        return self.tenants[DEFAULT_TENANT]
+
+    @property
+    def store(self) -> Store:
+        return self.default.store
+
+    @property
+    def journal(self) -> Journal:
+        return self.default.journal
+
+    @property
+    def scenarios(self) -> Engine:
+        return self.default.scenarios
+
+    @property
+    def clock(self) -> Clock:
+        return self.default.clock
+
+    def reset(self) -> None:
+        """Every tenant back to its starting state."""
+        for tenant in self.tenants.values():
+            tenant.reset()
 
     def uptime(self) -> float:
         return time.monotonic() - self.started
@@ -104,8 +162,9 @@ class Sandbox:
         except ScenarioError as exc:
             log.error("scenarios not reloaded, keeping the previous ones:\n%s", exc)
             return False
-        self.scenarios.replace(scenarios)
-        self.create_named_clients()
+        for tenant in self.tenants.values():
+            tenant.scenarios.replace(scenarios)
+            tenant.create_named_clients()
         log.warning("scenarios reloaded from %s (%d rules)", path, len(scenarios.rules))
         return True
 
@@ -137,4 +196,5 @@ class Sandbox:
         self._stop.set()
         if self._watcher is not None:
             self._watcher.join(timeout=2)
-        self.store.close()
+        for tenant in self.tenants.values():
+            tenant.store.close()

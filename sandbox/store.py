@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS tokens (
     user_id    INTEGER NOT NULL REFERENCES users(id),
     expires_at TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens (expires_at);
 """
 
 
@@ -344,6 +345,11 @@ class Store:
                 "INSERT INTO tokens (token, user_id, expires_at) VALUES (?, ?, ?)",
                 (token, user_id, expires_at),
             )
+
+    def prune_tokens(self, now: str) -> int:
+        """Delete the tokens that expired before ``now``; returns how many."""
+        with self._write() as conn:
+            return conn.execute("DELETE FROM tokens WHERE expires_at <= ?", (now,)).rowcount
 
     def token_user(self, token: str, now: str) -> tuple[User, str] | None:
         """The user of a token that has not expired at ``now``, with its expiry."""

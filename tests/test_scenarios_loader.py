@@ -42,7 +42,7 @@ BROKEN = [
         "unknown-top",
         "colour: red\n",
         "s.yaml:1: colour: unknown key (expected one of: version, secret, seed, duplicateReference, "
-        "clients, scenarios)",
+        "partners, clients, scenarios)",
     ),
     (
         "unknown-outcome",

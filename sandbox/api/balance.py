@@ -22,7 +22,7 @@ def get_balance(call: Call) -> dict[str, Any]:
     check.required("clientId", client_id)
     check.done()
     assert client_id is not None
-    wallet = call.sandbox.store.balance(client_id)
+    wallet = call.tenant.store.balance(client_id)
     if wallet is None:
         raise UserNotFound()
     return {

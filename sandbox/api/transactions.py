@@ -49,10 +49,10 @@ def get_transactions(call: Call) -> dict[str, Any]:
     sort_by = sort_by or "createdAt"
     sort_order = sort_order or "desc"
 
-    wallet = call.sandbox.store.balance(client_id)
+    wallet = call.tenant.store.balance(client_id)
     if wallet is None:
         raise UserNotFound()
-    result = call.sandbox.store.transactions(
+    result = call.tenant.store.transactions(
         wallet.wallet_id,
         kind=kind,
         date_from=bounds.get("dateFrom"),

@@ -27,16 +27,16 @@ def _apply(call: Call, kind: str) -> dict[str, Any]:
     reference = check.optional_string("reference", body.get("reference"), max_length=255)
     check.done()
     assert cents is not None
-    sandbox = call.sandbox
+    tenant = call.tenant
     try:
-        applied = sandbox.store.apply(
+        applied = tenant.store.apply(
             client_id,
             kind,
             cents,
             reference=reference,
             description=description,
-            now=iso_ms(sandbox.clock.now()),
-            duplicates=sandbox.config.duplicate_reference,
+            now=iso_ms(tenant.clock.now()),
+            duplicates=call.sandbox.config.duplicate_reference,
         )
     except store.UnknownClient:
         raise UserNotFound() from None

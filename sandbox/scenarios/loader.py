@@ -29,7 +29,17 @@ from .model import (
 
 PathKey = tuple[str | int, ...]
 
-TOP_KEYS = ("version", "secret", "seed", "duplicateReference", "clients", "scenarios")
+TOP_KEYS = (
+    "version",
+    "secret",
+    "seed",
+    "duplicateReference",
+    "partners",
+    "clients",
+    "scenarios",
+)
+PARTNER_KEYS = ("secret",)
+PARTNER_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 CLIENT_KEYS = ("balance", "username", "displayName", "ipAddress")
 STEP_KEYS = ("outcome", "delay", "errors", "after", "then", "body")
 RULE_KEYS = (*STEP_KEYS, "sequence", "cycle", "probability", "description", "endpoints")
@@ -397,9 +407,28 @@ def validate(document: Any, lines: _Lines | None = None, source: str | None = No
             rule = validate_rule(check, spec, ("scenarios", client_id))
             if rule is not None:
                 rules[client_id] = rule
+    partners: dict[str, str] = {}
+    if "partners" in top:
+        raw_partners = check.free_mapping(top["partners"], ("partners",), "name -> partner")
+        for name, spec in raw_partners.items():
+            path = ("partners", name)
+            if not PARTNER_NAME.fullmatch(name) or name == "default":
+                check.fail(path, "a partner name is 1-64 letters, digits, _ or - (not 'default')")
+                continue
+            fields = check.mapping(spec, path, PARTNER_KEYS)
+            partner_secret = check.text(fields.get("secret"), (*path, "secret"))
+            if not partner_secret:
+                if partner_secret == "":
+                    check.fail((*path, "secret"), "must not be empty")
+                continue
+            if partner_secret in partners.values() or partner_secret == secret:
+                # Two tenants with one secret: a request could not say whose it is.
+                check.fail((*path, "secret"), "must differ from every other secret")
+                continue
+            partners[name] = partner_secret
     if check.problems:
         raise ScenarioError(sorted(check.problems, key=lambda p: p.line or 0), source)
-    return ScenarioSet(secret, seed, duplicate, clients, rules, source)
+    return ScenarioSet(secret, seed, duplicate, clients, rules, source, partners)
 
 
 def load_text(text: str, source: str | None = None) -> ScenarioSet:

@@ -127,3 +127,5 @@ class ScenarioSet:
     clients: dict[str, ClientSetup] = field(default_factory=dict)
     rules: dict[str, Rule] = field(default_factory=dict)
     source: str | None = None  # the file it came from
+    # name -> secret; kept out of repr() so that no log line can ever show a secret
+    partners: dict[str, str] = field(default_factory=dict, repr=False)
