@@ -17,6 +17,7 @@ from .errors import ApiError, InvalidSignature, ValidationFailed, dumps, envelop
 from .explain import explain, query_from
 from .pipeline import identify, raw_path, signature_headers
 from .scenarios import ScenarioError, parse_runtime_rule
+from .scenarios.engine import TooManyOverrides
 from .state import Sandbox, Tenant
 
 bp = Blueprint("control", __name__, url_prefix="/__sandbox")
@@ -149,7 +150,10 @@ def set_scenario(client_id: str) -> Response:
     except ScenarioError as exc:
         raise _scenario_errors(exc) from None
     engine = _tenant().scenarios
-    engine.set_override(client_id, rule, times)
+    try:
+        engine.set_override(client_id, rule, times)
+    except TooManyOverrides as exc:
+        raise ValidationFailed({"clientId": [str(exc).capitalize() + "."]}) from None
     return reply("Scenario set", {"clientId": client_id, **rule.summary(), "remaining": times})
 
 

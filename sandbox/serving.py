@@ -57,9 +57,16 @@ def serve(
         port=config.port,
         threads=config.threads,
         ident="sabong-sandbox",
-        # Slow or stalled clients must not hold a channel forever.
-        channel_timeout=60,
+        # waitress reads whole requests asynchronously before a worker sees them, so a slow or
+        # stalled client holds one connection slot, never a worker thread; it is dropped after
+        # channel_timeout of silence, and at most connection_limit clients are served at once.
+        channel_timeout=30,
         connection_limit=200,
+        cleanup_interval=10,
+        # The last line behind the app's own limits (64 KiB body, 8 KiB query, 16 KiB headers,
+        # answered in the envelope): nothing larger is ever buffered.
+        max_request_body_size=2 * 1024 * 1024,
+        max_request_header_size=64 * 1024,
         # Read ahead so that a held request (delay, timeout) notices its client going away.
         channel_request_lookahead=5,
         clear_untrusted_proxy_headers=True,

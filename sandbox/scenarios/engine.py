@@ -41,6 +41,13 @@ class _Override:
     remaining: int | None  # None: until cleared
 
 
+MAX_OVERRIDES = 10_000  # runtime scenarios at once: memory stays bounded on a hosted sandbox
+
+
+class TooManyOverrides(Exception):
+    """The runtime scenario table is full."""
+
+
 class Engine:
     def __init__(self, scenarios: ScenarioSet) -> None:
         self._lock = threading.Lock()
@@ -63,6 +70,8 @@ class Engine:
 
     def set_override(self, client_id: str, rule: Rule, times: int | None = None) -> None:
         with self._lock:
+            if client_id not in self._overrides and len(self._overrides) >= MAX_OVERRIDES:
+                raise TooManyOverrides(f"at most {MAX_OVERRIDES} runtime scenarios at once")
             self._overrides[client_id] = _Override(rule, times)
             self._counters = {
                 k: v for k, v in self._counters.items() if k[:2] != ("override", client_id)
@@ -70,6 +79,9 @@ class Engine:
 
     def clear_override(self, client_id: str) -> bool:
         with self._lock:
+            self._counters = {
+                k: v for k, v in self._counters.items() if k[:2] != ("override", client_id)
+            }
             return self._overrides.pop(client_id, None) is not None
 
     def reset(self) -> None:
@@ -88,11 +100,17 @@ class Engine:
             if override is not None:
                 rule = override.rule.for_endpoint(endpoint)
                 if rule is not None:
+                    decision = self._step("override", client_id, endpoint, rule)
                     if override.remaining is not None:
                         override.remaining -= 1
                         if override.remaining <= 0:
                             del self._overrides[client_id]
-                    return self._step("override", client_id, endpoint, rule)
+                            self._counters = {
+                                k: v
+                                for k, v in self._counters.items()
+                                if k[:2] != ("override", client_id)
+                            }
+                    return decision
             file_rule = self.scenarios.rules.get(client_id)
             if file_rule is None:
                 return None
