@@ -7,6 +7,7 @@ import time
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 from . import errors
 from .api import balance, tokens, transactions, wallet
@@ -44,6 +45,11 @@ def render(error: errors.ApiError) -> Response:
     return response
 
 
+def _journal_path(path: str) -> str:
+    # A login token in the journal would let its reader log in as that user.
+    return "/login/<token>" if path.startswith("/login/") else path
+
+
 def record(sandbox: Sandbox, response: Response) -> None:
     """Write one API request into the journal (control-plane requests are not journaled).
 
@@ -63,7 +69,7 @@ def record(sandbox: Sandbox, response: Response) -> None:
     tenant.journal.record(
         epoch=tenant.clock.now(),
         method=environ["REQUEST_METHOD"],
-        path=environ.get("PATH_INFO", ""),
+        path=_journal_path(environ.get("PATH_INFO", "")),
         query=environ.get("QUERY_STRING", "").encode("latin-1"),
         client_id=state.get("client_id"),
         status=0 if dropped else response.status_code,
@@ -85,6 +91,9 @@ def create_app(config: Config | None = None, sandbox: Sandbox | None = None) -> 
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     # OPTIONS is no method of the API: answer it 405 in the envelope, like any wrong method.
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
+    # Paths are taken as received (SPEC B5): no merged slashes, no redirects.
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["sandbox"] = sandbox
 
@@ -108,6 +117,8 @@ def create_app(config: Config | None = None, sandbox: Sandbox | None = None) -> 
 
     @app.before_request
     def refuse_oversized_requests() -> None:
+        if isinstance(request.routing_exception, RequestRedirect):
+            raise errors.HttpError(404, HTTP_MESSAGES[404])  # a redirect would be looser
         # Before routing's verdict matters: refused on any path, in the envelope. (waitress's
         # own, larger limits stay as the last line: see serving.py.)
         length = request.content_length

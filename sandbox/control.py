@@ -32,6 +32,8 @@ def _tenant() -> Tenant:
     return g.control_tenant  # type: ignore[no-any-return]
 
 
+MAX_CLOCK_SHIFT = 10 * 365 * 24 * 3600  # ten years each way: every date stays printable
+
 # Readable by anyone who can reach the sandbox: readiness, and the public API description.
 OPEN_ENDPOINTS = {"control.health", "control.openapi_document"}
 
@@ -51,9 +53,23 @@ def guard() -> None:
     g.control_tenant = sandbox.default
     if request.endpoint in OPEN_ENDPOINTS:
         return
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.rstrip("/") != request.host_url.rstrip("/"):
+        # A web page on another origin must not drive the control plane through the
+        # operator's browser (cross-site request forgery on the open loopback plane).
+        raise ApiError(
+            envelope("error", "Cross-origin control requests are refused", None), status=403
+        )
     wanted = request.args.get("partner") or request.headers.get("X-Sandbox-Partner")
     if request.headers.get("x-signature"):
         tenant = _signed_tenant(sandbox)
+        if tenant is sandbox.default and len(sandbox.tenants) > 1:
+            # With partners, the default tenant also holds the requests no secret verified:
+            # that journal is the operator's (token), not whoever knows the default secret.
+            raise ApiError(
+                envelope("error", "The default tenant is the operator's: use the token", None),
+                status=403,
+            )
         if wanted and wanted != tenant.name:
             raise ApiError(
                 envelope("error", "A partner acts on its own sandbox only", None), status=403
@@ -107,9 +123,13 @@ def _json_body() -> Any:
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw)
-    except ValueError:
+        return json.loads(raw, parse_constant=_no_constants)  # no NaN or Infinity
+    except (ValueError, RecursionError):
         raise ValidationFailed({"body": ["The body must be valid JSON."]}) from None
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _scenario_errors(exc: ScenarioError) -> ApiError:
@@ -185,6 +205,14 @@ def shift_clock() -> Response:
     offset = body.get("offsetSeconds") if isinstance(body, dict) else None
     if isinstance(offset, bool) or not isinstance(offset, (int, float)):
         raise ValidationFailed({"offsetSeconds": ["The offsetSeconds must be a number."]})
+    if not -MAX_CLOCK_SHIFT <= offset <= MAX_CLOCK_SHIFT:
+        raise ValidationFailed(
+            {
+                "offsetSeconds": [
+                    f"The offsetSeconds must be between {-MAX_CLOCK_SHIFT} and {MAX_CLOCK_SHIFT}."
+                ]
+            }
+        )
     clock = _tenant().clock
     clock.offset = float(offset)
     return reply("Sandbox clock shifted", {"offsetSeconds": clock.offset, "now": int(clock.now())})
@@ -275,8 +303,14 @@ def sign_request() -> Response:
     path = str(fields.get("path") or "")
     if not path.startswith("/"):
         raise ValidationFailed({"path": ["The path must start with /."]})
-    query = str(fields.get("query") or "").lstrip("?")
-    body_text = str(fields.get("body") or "")
+    query = query_from(fields.get("query"))
+    raw_body = fields.get("body")
+    if isinstance(raw_body, dict):
+        body_text = signing.js_stringify(raw_body)
+    elif raw_body is None or isinstance(raw_body, str):
+        body_text = raw_body or ""
+    else:
+        raise ValidationFailed({"body": ["The body must be a JSON object or JSON text."]})
     sandbox = _sandbox()
     tenant = _tenant()
     timestamp = str(fields.get("timestamp") or int(tenant.clock.now()))
@@ -331,5 +365,6 @@ def explain_request() -> Response:
         now=tenant.clock.now(),
         window=config.timestamp_window,
         raw_payload=config.signing_payload == "raw",
+        partners={t.name: t.secret for t in _sandbox().tenants.values() if t is not tenant},
     )
     return reply("Signature explained", result)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def iso_ms(timestamp: float) -> str:
@@ -14,30 +14,38 @@ def iso_ms(timestamp: float) -> str:
 
 
 def _format(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # Years are zero-padded to 4 digits, so that bounds compare correctly as strings.
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
+        f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_bound(text: str, *, end: bool) -> str | None:
     """A ``dateFrom``/``dateTo`` value as a comparable ``...T..:..:...mmmZ`` string.
 
     A date alone means the whole UTC day: its first millisecond for ``dateFrom``, its last for
-    ``dateTo``. A date-time without an offset is UTC. Returns None when it is not a valid date.
+    ``dateTo``. A date-time without an offset is UTC. Returns None when it is not a valid date
+    (including dates that leave the representable range once moved to UTC).
     """
+    if not text.isascii():
+        return None
+    try:
+        return _bound(text, end)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _bound(text: str, end: bool) -> str | None:
     if _DATE_ONLY.fullmatch(text):
-        try:
-            day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
-        except ValueError:
-            return None
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
         if end:
             day += timedelta(days=1, milliseconds=-1)
         return _format(day)
     if len(text) < 16 or text[10] not in "Tt ":
         return None
     candidate = text[:-1] + "+00:00" if text[-1] in "Zz" else text
-    try:
-        moment = datetime.fromisoformat(candidate)
-    except ValueError:
-        return None
+    moment = datetime.fromisoformat(candidate)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     moment = moment.astimezone(UTC)

@@ -24,7 +24,9 @@ def envelope(status: str, message: str, data: Any) -> dict[str, Any]:
 
 def dumps(body: Any) -> bytes:
     """Serialize a response body compactly, UTF-8 kept, as Express's ``res.json`` does."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    # A lone surrogate can only be echoed from a request: write it escaped, never crash.
+    return text.encode("utf-8", "backslashreplace")
 
 
 class ApiError(Exception):

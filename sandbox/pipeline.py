@@ -53,12 +53,8 @@ class Call:
     body: dict[str, Any] | None  # the parsed JSON object of a POST, None for GET or a bad body
     body_problem: str | None  # why a POST body is not a JSON object
     message: str = ""  # the success message (the endpoint's documented one by default)
+    client_id: str | None = None  # from the query (GET) or the JSON body (POST), when a string
     headers: dict[str, str] = field(default_factory=dict)  # extra X-Sandbox-* headers
-
-    @property
-    def client_id(self) -> str | None:
-        value = self.params.get("clientId") if self.body is None else self.body.get("clientId")
-        return value if isinstance(value, str) and value else None
 
 
 def require_object(call: Call) -> dict[str, Any]:
@@ -117,7 +113,8 @@ def endpoint(name: str) -> Callable[[Handler], Callable[[], Response]]:
             decision = engine.pick(call.client_id, name) if call.client_id else None
             if decision is None:
                 return run(call)
-            g.scenario = decision.label
+            # clientIds are data: escaped for the header like a StringToSign
+            g.scenario = signing.header_safe(decision.label.encode("utf-8", "surrogatepass"), 512)
             return apply_scenario(call, decision, run)
 
         return view
@@ -141,8 +138,10 @@ def verified_call(sandbox: Sandbox, name: str, message: str) -> Call:
         payload = body.payload if config.signing_payload == "json" else raw
     params = signing.query_params(signing.parse_query(query_string))
     data = body.data if body else None
-    client_id = (params if body is None else data or {}).get("clientId")
-    g.client_id = client_id if isinstance(client_id, str) and client_id else None
+    # A POST's clientId comes from its body only, never from the query string.
+    raw_client = (params if body is None else data or {}).get("clientId")
+    client_id = raw_client if isinstance(raw_client, str) and raw_client else None
+    g.client_id = client_id
     path = raw_path(environ)
     timestamp = request.headers.get("x-timestamp")
     signature = request.headers.get("x-signature")
@@ -173,7 +172,8 @@ def verified_call(sandbox: Sandbox, name: str, message: str) -> Call:
         raise InvalidSignature(headers, g.signature if config.explain_in_body else None)
     g.signature = VALID
     g.tenant = tenant
-    return Call(sandbox, tenant, name, params, data, body.problem if body else None, message)
+    problem = body.problem if body else None
+    return Call(sandbox, tenant, name, params, data, problem, message, client_id)
 
 
 def identify(

@@ -73,7 +73,9 @@ def serve(
     )
     port = int(server.effective_port)  # type: ignore[union-attr]
     url = url_for(config.host, port)
-    sandbox.base_url = url
+    if config.host not in ("0.0.0.0", "::", ""):
+        # A wildcard address is no place to send a browser: links then follow the request's Host.
+        sandbox.base_url = url
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         if not config.quiet:

@@ -206,7 +206,25 @@ def canonical_body(raw: bytes) -> Body:
     if not isinstance(parsed, dict):
         kind = _json_kind(parsed)
         return Body(raw, None, f"The body must be a JSON object, not {kind}.")
-    return Body(js_stringify(parsed).encode("utf-8"), parsed, None)
+    payload = js_stringify(parsed).encode("utf-8")  # lone surrogates come out \u-escaped
+    if _has_lone_surrogate(parsed):
+        # JSON.parse accepts "\ud800", but it is no text: nothing can store or print it.
+        problem = "The body must not contain unpaired surrogates (\\ud800-\\udfff)."
+        return Body(payload, None, problem)
+    return Body(payload, parsed, None)
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def canonical_json(raw: bytes) -> bytes:
@@ -259,7 +277,8 @@ def canonical_query(query_string: str) -> bytes:
 
 def string_to_sign(method: str, path: str, timestamp: str, payload: bytes) -> bytes:
     """METHOD + PATH + TIMESTAMP + PAYLOAD, plain concatenation (SPEC A2)."""
-    return (method + path + timestamp).encode("utf-8") + payload
+    # surrogatepass: text from a request description can hold lone surrogates; never crash.
+    return (method + path + timestamp).encode("utf-8", "surrogatepass") + payload
 
 
 def hmac_hex(secret: str, message: bytes) -> str:

@@ -102,10 +102,11 @@ class UnknownClient(LookupError):
 class InsufficientFunds(Exception):
     """A debit larger than the balance; nothing was written."""
 
-    def __init__(self, balance_cents: int, amount_cents: int) -> None:
+    def __init__(self, balance_cents: int, amount_cents: int, duplicate: bool = False) -> None:
         super().__init__("insufficient balance")
         self.balance_cents = balance_cents
         self.amount_cents = amount_cents
+        self.duplicate = duplicate  # the reference had been used before
 
 
 class DuplicateReference(Exception):
@@ -407,7 +408,7 @@ class Store:
                         return Applied(user_id, client_id, *original, replayed=True, duplicate=True)
             new_balance = balance + amount_cents if kind == "credit" else balance - amount_cents
             if new_balance < 0:
-                raise InsufficientFunds(balance, amount_cents)
+                raise InsufficientFunds(balance, amount_cents, duplicate)
             transaction_id = conn.execute(
                 "INSERT INTO transactions (wallet_id, type, amount_cents, currency, reference, "
                 "description, created_at, balance_after_cents) VALUES (?, ?, ?, 'USD', ?, ?, ?, ?)",

@@ -31,7 +31,8 @@ class Checker:
     # value passed (so callers can chain rules that only make sense on a valid type).
 
     def required(self, field: str, value: Any) -> bool:
-        if value is None or (isinstance(value, str) and value == ""):
+        # As Laravel's TrimStrings and ConvertEmptyStringsToNull: blank means missing.
+        if value is None or (isinstance(value, str) and value.strip() == ""):
             self.add(field, f"The {field} field is required.")
             return False
         return True
@@ -76,7 +77,7 @@ class Checker:
 
         Returns exact integer cents (no float arithmetic), or None when it fails.
         """
-        if value is None:
+        if value is None or (isinstance(value, str) and value.strip() == ""):
             self.add(field, f"The {field} field is required.")
             self.add(field, f"The {field} must be at least 0.01.")
             return None

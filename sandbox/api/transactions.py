@@ -17,6 +17,7 @@ bp = Blueprint("transactions", __name__)
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
+MAX_PAGE = 1_000_000_000  # beyond it the offset leaves SQLite's integers: a 400, not a clamp
 
 
 @bp.get("/api/v1/get-transactions")
@@ -27,7 +28,7 @@ def get_transactions(call: Call) -> dict[str, Any]:
     client_id = params.get("clientId")
     check.required("clientId", client_id)
     limit = check.integer("limit", params.get("limit"), minimum=1, maximum=MAX_LIMIT)
-    page = check.integer("page", params.get("page"), minimum=1)
+    page = check.integer("page", params.get("page"), minimum=1, maximum=MAX_PAGE)
     kind = check.choice("type", params.get("type"), ("credit", "debit"))
     sort_by = check.choice("sortBy", params.get("sortBy"), tuple(SORT_COLUMNS))
     sort_order = check.choice("sortOrder", params.get("sortOrder"), ("asc", "desc"))

@@ -41,6 +41,8 @@ def _apply(call: Call, kind: str) -> dict[str, Any]:
     except store.UnknownClient:
         raise UserNotFound() from None
     except store.InsufficientFunds as exc:
+        if exc.duplicate:
+            g.flags = ["duplicate-reference"]
         raise InsufficientBalance(money(exc.balance_cents), money(exc.amount_cents)) from None
     except store.DuplicateReference:
         g.flags = ["duplicate-reference"]
