@@ -15,13 +15,35 @@ import sys
 from types import FrameType
 from typing import TextIO
 
+from waitress.channel import HTTPChannel
 from waitress.server import create_server
+from waitress.task import ErrorTask
 
-from . import __version__
+from . import __version__, errors
 from .app import create_app
 from .config import DEFAULT_SECRET, Config
 from .scenarios import ScenarioSet
 from .state import Sandbox
+
+
+class EnvelopeErrorTask(ErrorTask):  # type: ignore[misc]
+    """waitress's own error answers (a malformed request line or header, its size limits) in
+    the API's envelope instead of plain text."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        detail = str(error.body).strip()
+        message = f"{error.reason}: {detail}" if detail else error.reason
+        body = errors.dumps(errors.envelope("failed", message, None))
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class EnvelopeChannel(HTTPChannel):  # type: ignore[misc]
+    error_task_class = EnvelopeErrorTask
 
 
 class _Stop(SystemExit):
@@ -71,6 +93,7 @@ def serve(
         channel_request_lookahead=5,
         clear_untrusted_proxy_headers=True,
     )
+    server.channel_class = EnvelopeChannel  # type: ignore[union-attr]
     port = int(server.effective_port)  # type: ignore[union-attr]
     url = url_for(config.host, port)
     if config.host not in ("0.0.0.0", "::", ""):

@@ -72,11 +72,39 @@ def parse_json(raw: bytes) -> Any:
     if text.startswith("\ufeff"):
         raise InvalidJSON("the body starts with a byte-order mark")
     try:
-        return _DECODER.decode(text)
+        value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise InvalidJSON(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
-        raise InvalidJSON("the body is nested too deeply") from None
+        value = None
+        depth = MAX_DEPTH + 1
+    else:
+        depth = _depth(value)
+    if depth > MAX_DEPTH:
+        raise InvalidJSON(f"the body is nested more than {MAX_DEPTH} levels deep")
+    return value
+
+
+MAX_DEPTH = 256  # nesting levels: far beyond any API body, and safe for recursive code
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest in ``value`` (iterative: no recursion limit)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def js_number(value: float) -> str:

@@ -55,7 +55,7 @@ class Checker:
         if not _INTEGER.fullmatch(value):
             self.add(field, f"The {field} must be an integer.")
             return None
-        number = int(value)
+        number = _bounded_int(value)
         if number < minimum:
             self.add(field, f"The {field} must be at least {minimum}.")
             return None
@@ -121,7 +121,7 @@ class Checker:
         elif isinstance(value, int):
             number = value
         elif isinstance(value, str) and _INTEGER.fullmatch(value):
-            number = int(value)
+            number = _bounded_int(value)
         else:
             number = None
         if number is None:
@@ -137,4 +137,15 @@ class Checker:
 
 
 MAX_AMOUNT = 999_999_999.99
+_HUGE = 10**18
+
+
+def _bounded_int(text: str) -> int:
+    """``int(text)`` without Python's 4300-digit limit: longer numbers are only "huge"."""
+    digits = text.lstrip("-").lstrip("0")
+    if len(digits) > 18:
+        return -_HUGE if text.startswith("-") else _HUGE
+    return int(text)
+
+
 _INTEGER = re.compile(r"-?[0-9]+")

@@ -36,7 +36,10 @@ def test_too_many_runtime_scenarios(client: FlaskClient, monkeypatch: pytest.Mon
         assert client.put(f"/__sandbox/scenarios/C{i}", json={"outcome": "drop"}).status_code == 200
     r = client.put("/__sandbox/scenarios/C9", json={"outcome": "drop"})
     assert r.status_code == 400
-    assert "At most 3 runtime scenarios at once." == json.loads(r.data)["data"]["errors"]["clientId"][0]
+    assert (
+        json.loads(r.data)["data"]["errors"]["clientId"][0]
+        == "At most 3 runtime scenarios at once."
+    )
     assert client.put("/__sandbox/scenarios/C1", json={"outcome": "success"}).status_code == 200
 
 
