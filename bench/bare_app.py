@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _on_signal)
-    port = server.effective_port  # type: ignore[union-attr]
+    port = server.effective_port
     sys.stdout.write(f"{URL_PREFIX}http://{args.host}:{port}\n")
     sys.stdout.flush()
     try:

@@ -805,7 +805,15 @@ INTRO = (
     "loopback, and computes the ratios from figures of the same run. Pinned: the server on "
     "CPU 0 (the sandbox by `--cpu 0`, the bare app by `taskset -c 0`) and wrk on CPU 1 "
     "(`taskset -c 1`); unpinned: no taskset, the sandbox with `--cpu none` and with its default "
-    "`--cpu auto` (it pins itself to the last CPU; wrk is free)."
+    "`--cpu auto` (it pins itself to the last CPU; wrk is free).\n\n"
+    "Reading it: unpinned, waitress's threads hand the GIL between the two cores and collapse, "
+    "the bare app as much as the sandbox (`sandbox-none`, `bare-unpinned`: erratic, from about "
+    "100 to 4,000 req/s from one cell to the next); pinned, or with the default `--cpu auto`, "
+    "they do not. Prism is one node process (about one core) that neither verifies the HMAC "
+    "nor stores anything. The sandbox's own cost is its Flask pipeline (request context, "
+    "routing, hooks, `Response`), its SQLite commit per credit (WAL, synchronous=NORMAL) and, "
+    "for get-transactions, the `COUNT(*)` of `totalCount`, which grows with the ledger (the "
+    "credit cells run before it and add tens of thousands of rows)."
 )
 
 
