@@ -61,12 +61,15 @@ def test_inspector_shows_a_rejected_request_with_its_diagnosis(server: ServerPro
 
             page.fill("#query", "clientId=CLIENT_002")
             page.click("form#sign button")
-            page.wait_for_function("document.getElementById('signed').textContent.includes('curl')")
-            assert "x-signature: " in page.inner_text("#signed")
+            page.wait_for_function(
+                "document.getElementById('signed').textContent.includes('x-signature: ')"
+            )
+            assert "curl " in page.inner_text("#signed")
 
             # A new request appears without a manual reload (the page polls the journal).
             client.get("/api/v1/get-balance", {"clientId": "CLIENT_LIVE"})
             page.wait_for_selector("#journal tbody tr:has-text('CLIENT_LIVE')", timeout=10_000)
+            assert "x-signature: " in page.inner_text("#signed")  # the refresh kept it
 
             ARTIFACTS.mkdir(exist_ok=True)
             shot = ARTIFACTS / "inspector.png"
