@@ -13,6 +13,7 @@ from . import errors
 from .api import balance, tokens, transactions, wallet
 from .config import Config
 from .control import bp as control_bp
+from .fastpath import Direct
 from .journal import BODY_LIMIT
 from .state import Sandbox
 
@@ -152,4 +153,13 @@ def create_app(config: Config | None = None, sandbox: Sandbox | None = None) -> 
             return render(errors.ServerError(name))
         return render(errors.HttpError(500, "Internal server error"))
 
+    # The ordinary signed API requests are answered without Flask's per-request machinery
+    # (the same bytes, the same journal entry); everything else reaches the app above.
+    app.wsgi_app = Direct(  # type: ignore[method-assign]
+        app.wsgi_app,
+        sandbox,
+        max_body_bytes=MAX_BODY_BYTES,
+        max_query_bytes=MAX_QUERY_BYTES,
+        max_header_bytes=MAX_HEADER_BYTES,
+    )
     return app

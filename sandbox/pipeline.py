@@ -38,6 +38,8 @@ from .state import Sandbox, Tenant
 from .store import money
 
 Handler = Callable[["Call"], Any]
+# Every endpoint's handler by name, for the direct path (sandbox.fastpath).
+HANDLERS: dict[str, Handler] = {}
 VALID = {"verdict": "valid"}
 SCENARIO_HEADER = "X-Sandbox-Scenario"
 
@@ -55,6 +57,7 @@ class Call:
     message: str = ""  # the success message (the endpoint's documented one by default)
     client_id: str | None = None  # from the query (GET) or the JSON body (POST), when a string
     headers: dict[str, str] = field(default_factory=dict)  # extra X-Sandbox-* headers
+    flags: list[str] = field(default_factory=list)  # journal flags, e.g. duplicate-reference
 
 
 def require_object(call: Call) -> dict[str, Any]:
@@ -96,8 +99,14 @@ def endpoint(name: str) -> Callable[[Handler], Callable[[], Response]]:
     message = SUCCESS_MESSAGES[name]
 
     def decorate(handler: Handler) -> Callable[[], Response]:
+        HANDLERS[name] = handler
+
         def run(call: Call) -> Response:
-            data = handler(call)
+            try:
+                data = handler(call)
+            finally:
+                if call.flags:
+                    g.flags = call.flags  # the journal's, also when the handler raised
             response = Response(
                 dumps(envelope("success", call.message, data)), 200, mimetype="application/json"
             )
@@ -130,21 +139,21 @@ def verified_call(sandbox: Sandbox, name: str, message: str) -> Call:
     query_string = environ.get("QUERY_STRING", "")
     body: signing.Body | None = None
     raw = b""
+    params = signing.query_params(signing.parse_query(query_string))
     if method == "GET" or method == "HEAD":
-        payload = signing.canonical_query(query_string)
+        payload = signing.canonical_params(params)
     else:
         raw = request.get_data(cache=True)
         body = signing.canonical_body(raw)
         payload = body.payload if config.signing_payload == "json" else raw
-    params = signing.query_params(signing.parse_query(query_string))
     data = body.data if body else None
     # A POST's clientId comes from its body only, never from the query string.
     raw_client = (params if body is None else data or {}).get("clientId")
     client_id = raw_client if isinstance(raw_client, str) and raw_client else None
     g.client_id = client_id
     path = raw_path(environ)
-    timestamp = request.headers.get("x-timestamp")
-    signature = request.headers.get("x-signature")
+    timestamp = environ.get("HTTP_X_TIMESTAMP")  # what request.headers.get("x-timestamp") reads
+    signature = environ.get("HTTP_X_SIGNATURE")
     tenant, verdict = identify(sandbox, method, path, timestamp, signature, payload)
     if tenant is None:
         finding = None

@@ -296,7 +296,11 @@ def query_params(pairs: list[tuple[str, str]]) -> dict[str, str]:
 
 def canonical_query(query_string: str) -> bytes:
     """The signed PAYLOAD of a GET: decoded ``key=value`` pairs sorted by key (SPEC B4)."""
-    params = query_params(parse_query(query_string))
+    return canonical_params(query_params(parse_query(query_string)))
+
+
+def canonical_params(params: dict[str, str]) -> bytes:
+    """``canonical_query`` of already collapsed parameters (the server parses a query once)."""
     return "&".join(f"{k}={params[k]}" for k in sorted(params)).encode("utf-8")
 
 

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 SCHEMA_VERSION = 1
 
@@ -74,9 +74,10 @@ def money(cents: int) -> int | float:
 
 def money_text(cents: int) -> str:
     """Cents as the API's 2-decimal string (``150050`` -> ``"1500.50"``)."""
-    sign = "-" if cents < 0 else ""
-    whole, frac = divmod(abs(cents), 100)
-    return f"{sign}{whole}.{frac:02d}"
+    if cents >= 0:  # every ledger amount: the short way (a page formats up to 100 of them)
+        return f"{cents // 100}.{cents % 100:02d}"
+    whole, frac = divmod(-cents, 100)
+    return f"-{whole}.{frac:02d}"
 
 
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]{0,2})?")
@@ -118,6 +119,7 @@ class DuplicateReference(Exception):
 
 
 DUPLICATE_POLICIES = ("allow", "reject", "replay")
+MAX_TOTALS = 256  # page totals remembered per wallet (distinct filters); then they start over
 SORT_COLUMNS = {
     "id": "id",
     "walletId": "wallet_id",
@@ -151,8 +153,9 @@ class Applied:
     duplicate: bool = False  # the reference had been used before by this user
 
 
-@dataclass(frozen=True)
-class TransactionRow:
+class TransactionRow(NamedTuple):
+    """One row of a page (a named tuple: a page builds up to 100 of them per request)."""
+
     id: int
     wallet_id: int
     amount_cents: int
@@ -204,6 +207,12 @@ class Store:
         self._conn.executescript(SCHEMA)
         self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._fixtures: dict[str, Any] | None = None
+        # Page totals (COUNT(*) of a filtered set, the cost of get-transactions on a long
+        # ledger) by wallet_id, then (type, dateFrom, dateTo). Kept exact: a credit or debit adds
+        # its row to the totals it matches, any other write forgets them all, and so does a
+        # commit by another connection to the file (PRAGMA data_version tells).
+        self._totals: dict[int, dict[tuple[str | None, str | None, str | None], int]] = {}
+        self._data_version = -1
 
     def close(self) -> None:
         with self._lock:
@@ -212,16 +221,26 @@ class Store:
     # ------------------------------------------------------------------ transactions
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One atomic write: everything inside commits together or rolls back."""
+    def _write(self, *, keeps_totals: bool = False) -> Iterator[sqlite3.Connection]:
+        """One atomic write: everything inside commits together or rolls back.
+
+        The page totals are forgotten unless the writer keeps them right (``keeps_totals``);
+        whatever fails, they are forgotten."""
         with self._lock:
+            if not keeps_totals:
+                self._totals.clear()
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
             except BaseException:
+                self._totals.clear()
                 self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
+            try:
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._totals.clear()
+                raise
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -383,7 +402,7 @@ class Store:
         """
         if kind not in ("credit", "debit"):
             raise ValueError(kind)
-        with self._write() as conn:
+        with self._write(keeps_totals=True) as conn:
             row = conn.execute(
                 "SELECT u.id, w.id, w.balance_cents FROM users u "
                 "JOIN wallets w ON w.user_id = u.id WHERE u.client_id = ?",
@@ -419,6 +438,7 @@ class Store:
                 (new_balance, now, wallet_id),
             )
             assert transaction_id is not None
+            self._count_row(wallet_id, kind, now)
             return Applied(
                 user_id,
                 client_id,
@@ -458,16 +478,44 @@ class Store:
         direction = "DESC" if descending else "ASC"
         clause = " AND ".join(where)
         order = f"{column} {direction}" + (f", id {direction}" if column != "id" else "")
+        key = (kind, date_from, date_to)
         with self._read() as conn:
-            total = conn.execute(
-                f"SELECT COUNT(*) FROM transactions WHERE {clause}", args
-            ).fetchone()[0]
-            rows = conn.execute(
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._data_version:  # another connection committed
+                self._totals.clear()
+                self._data_version = version
+            totals = self._totals.setdefault(wallet_id, {})
+            total = totals.get(key)
+            if total is None:
+                total = conn.execute(
+                    f"SELECT COUNT(*) FROM transactions WHERE {clause}", args
+                ).fetchone()[0]
+                if len(totals) >= MAX_TOTALS:
+                    totals.clear()
+                totals[key] = total
+            cursor = conn.cursor()
+            cursor.row_factory = None  # plain tuples, made into TransactionRows at once
+            rows = cursor.execute(
                 "SELECT id, wallet_id, amount_cents, currency, type, reference, description, "
                 f"created_at FROM transactions WHERE {clause} ORDER BY {order} LIMIT ? OFFSET ?",
                 [*args, limit, offset],
             ).fetchall()
-        return Page(total, [TransactionRow(*row) for row in rows])
+        return Page(total, list(map(TransactionRow._make, rows)))
+
+    def _count_row(self, wallet_id: int, kind: str, created_at: str) -> None:
+        """A row was added (in the open write): add it to the totals whose filter it passes,
+        as the SQL of ``transactions`` would (text comparison of the ISO times)."""
+        totals = self._totals.get(wallet_id)
+        if not totals:
+            return
+        for key in totals:
+            kind_filter, date_from, date_to = key
+            if (
+                (kind_filter is None or kind_filter == kind)
+                and (date_from is None or created_at >= date_from)
+                and (date_to is None or created_at <= date_to)
+            ):
+                totals[key] += 1
 
     def counts(self) -> dict[str, int]:
         """Row counts per table (for health and tests)."""

@@ -80,15 +80,17 @@ def get_transactions(call: Call) -> dict[str, Any]:
         "sort": {"sortBy": sort_by, "sortOrder": sort_order},
         "data": [
             {
-                "id": row.id,
-                "walletId": row.wallet_id,
-                "amount": money_text(row.amount_cents),
-                "currency": row.currency,
-                "type": row.type,
-                "referenceId": row.reference,
-                "description": row.description,
-                "createdAt": row.created_at,
+                "id": id_,
+                "walletId": wallet_id,
+                "amount": money_text(cents),
+                "currency": currency,
+                "type": type_,
+                "referenceId": reference,
+                "description": description,
+                "createdAt": created_at,
             }
-            for row in result.rows
+            for id_, wallet_id, cents, currency, type_, reference, description, created_at in (
+                result.rows
+            )
         ],
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g
+from flask import Blueprint
 
 from .. import store
 from ..dates import iso_ms
@@ -42,14 +42,14 @@ def _apply(call: Call, kind: str) -> dict[str, Any]:
         raise UserNotFound() from None
     except store.InsufficientFunds as exc:
         if exc.duplicate:
-            g.flags = ["duplicate-reference"]
+            call.flags = ["duplicate-reference"]
         raise InsufficientBalance(money(exc.balance_cents), money(exc.amount_cents)) from None
     except store.DuplicateReference:
-        g.flags = ["duplicate-reference"]
+        call.flags = ["duplicate-reference"]
         raise DuplicateReference() from None
     if applied.duplicate:
         call.headers["X-Sandbox-Duplicate-Reference"] = "true"
-        g.flags = ["duplicate-reference"]
+        call.flags = ["duplicate-reference"]
     if applied.replayed:
         call.headers["X-Sandbox-Replayed"] = "true"
         call.message = f"Balance {applied.kind}ed successfully"
