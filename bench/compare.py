@@ -64,6 +64,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from load import cpu_model  # bench/load.py: the same machine description
+
 from sandbox import signing
 
 HERE = Path(__file__).resolve().parent
@@ -592,14 +594,6 @@ def measure_startups(opts: Options, runs: int, with_prism: bool) -> list[Startup
 
 
 # --------------------------------------------------------------------------- report
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def tool_version(cmd: list[str], cwd: Path | None = None) -> str:
