@@ -1,49 +1,121 @@
-"""The application factory: ``create_app(config)`` builds one isolated sandbox."""
+"""The application factory: ``create_app(config)`` builds one isolated sandbox.
+
+The Flask app is the WSGI application. Every ``/api/v1/*`` request is handed, through the
+app's ``wsgi_app`` hook, to the one API pipeline (``sandbox.api.pipeline``), which is plain
+Python; the rest (the control plane, the inspector, the login page, any other path) are Flask
+blueprints and error handlers. See the README's "Layout" for why the API is dispatched before
+Flask's routing rather than through a view.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import time
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import RequestRedirect
+from werkzeug.wsgi import get_host
 
-from . import errors
-from .api import balance, tokens, transactions, wallet
+from . import errors, limits
+from .api import PREFIX
+from .api.exchange import Request
+from .api.pipeline import handle
+from .auth import raw_path
 from .config import Config
 from .control import bp as control_bp
-from .fastpath import Direct
-from .journal import BODY_LIMIT
+from .journal import BODY_LIMIT, Entry
+from .login import bp as login_bp
 from .state import Sandbox
 
-MAX_BODY_BYTES = 64 * 1024  # SPEC B13
-NO_SIGNATURE: dict[str, str] = {}
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 NOT_JOURNALED = ("/__sandbox", "/favicon.ico")  # the control plane and browsers' own asks
 
 log = logging.getLogger("sandbox")
 
-# The API's own messages for routing-level failures (SPEC B13).
-HTTP_MESSAGES = {
-    404: "Not found",
-    405: "Method not allowed",
-    413: "Payload too large",
-    414: "URI too long",
-    431: "Request header fields too large",
-}
-MAX_QUERY_BYTES = 8 * 1024  # a get-transactions query is a few hundred bytes
-MAX_HEADER_BYTES = 16 * 1024  # all header names and values together
-
-# Which endpoint a path belongs to, so that an unexpected failure still gets that endpoint's
-# documented 500 message.
-ENDPOINT_BY_PATH = {f"/api/v1/{name}": name for name in errors.ENDPOINTS}
-
 
 def render(error: errors.ApiError) -> Response:
-    """The one place an error becomes a response."""
+    """A documented failure outside the API (control plane, routing) as a Flask response."""
     response = Response(errors.dumps(error.body), error.status_code, mimetype="application/json")
     response.headers.update(error.headers)
     return response
+
+
+class WaitressConnection:
+    """The client's connection under waitress, for the faults that hold or drop it."""
+
+    def __init__(self, disconnected: Callable[[], bool]) -> None:
+        self._disconnected = disconnected
+
+    def gone(self) -> bool:
+        return bool(self._disconnected())
+
+    def drop(self) -> bool:
+        # The request's channel is reachable from waitress's disconnect check; shutting its
+        # socket down makes the client see the connection closed before any byte of a response.
+        channel = getattr(self._disconnected, "__self__", None)
+        sock = getattr(channel, "socket", None)
+        if sock is None:
+            return False
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        return True
+
+
+def describe(environ: dict[str, Any]) -> Request:
+    """The pipeline's description of a WSGI request. The body is read only within the limit
+    (waitress has buffered it already); an announced larger one is the pipeline's 413."""
+    try:
+        length = max(0, int(environ.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if 0 < length <= limits.MAX_BODY_BYTES else b""
+    headers = {
+        key[5:].replace("_", "-").lower(): value
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    disconnected = environ.get("waitress.client_disconnected")
+    return Request(
+        method=environ["REQUEST_METHOD"],
+        path=raw_path(environ),
+        route_path=environ.get("PATH_INFO", ""),
+        query=environ.get("QUERY_STRING", ""),
+        headers=headers,
+        body=body,
+        content_length=length,
+        header_bytes=limits.header_bytes(environ),
+        host_url=f"{environ['wsgi.url_scheme']}://{get_host(environ)}/",
+        connection=WaitressConnection(disconnected) if disconnected is not None else None,
+    )
+
+
+class ApiDispatch:
+    """The ``wsgi_app`` hook: ``/api/v1/*`` to the API pipeline, everything else to Flask."""
+
+    def __init__(self, app: WSGIApp, sandbox: Sandbox) -> None:
+        self.app = app
+        self.sandbox = sandbox
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        if not environ.get("PATH_INFO", "").startswith(PREFIX):
+            return self.app(environ, start_response)
+        answer = handle(self.sandbox, describe(environ))
+        if answer.status == 0:  # the connection was dropped: nothing will reach the client
+            start_response("200 OK", [("Content-Length", "0")])
+            return []
+        start_response(
+            f"{answer.status} {HTTP_STATUS_CODES[answer.status].upper()}", answer.headers
+        )
+        # HEAD: the headers of the GET, Content-Length included, and no body.
+        return [] if environ["REQUEST_METHOD"] == "HEAD" else [answer.body]
 
 
 def _journal_path(path: str) -> str:
@@ -51,36 +123,30 @@ def _journal_path(path: str) -> str:
     return "/login/<token>" if path.startswith("/login/") else path
 
 
-def record(sandbox: Sandbox, response: Response) -> None:
-    """Write one API request into the journal (control-plane requests are not journaled).
-
-    On every request's path: plain reads of the environ and ``g``, no formatting (the journal
-    formats when it is read).
-    """
+def record(sandbox: Sandbox, response: Response, started: float) -> None:
+    """Journal a request outside the API (the login page, an unknown path)."""
     environ = request.environ
-    state = g.__dict__
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    kept = request.get_data(cache=True)[: BODY_LIMIT + 1] if length <= MAX_BODY_BYTES else b""
-    dropped = state.get("dropped", False)
-    flags = state.get("flags", [])
-    tenant = state.get("tenant") or sandbox.default  # an unverified request is the operator's
-    tenant.journal.record(
-        epoch=tenant.clock.now(),
-        method=environ["REQUEST_METHOD"],
-        path=_journal_path(environ.get("PATH_INFO", "")),
-        query=environ.get("QUERY_STRING", "").encode("latin-1"),
-        client_id=state.get("client_id"),
-        status=0 if dropped else response.status_code,
-        latency=time.perf_counter() - state.get("started", time.perf_counter()),
-        signature=state.get("signature", NO_SIGNATURE),
-        scenario=state.get("scenario", "none"),
-        request_body=kept,
-        request_length=max(length, len(kept)),
-        response_body=b"" if dropped else response.get_data()[: BODY_LIMIT + 1],
-        flags=[*flags, "dropped"] if dropped else flags,
+    length = request.content_length or 0
+    kept = (
+        request.get_data(cache=True)[: BODY_LIMIT + 1] if length <= limits.MAX_BODY_BYTES else b""
+    )
+    tenant = sandbox.default  # no signature: the operator's
+    tenant.journal.add(
+        Entry(
+            epoch=tenant.clock.now(),
+            method=environ["REQUEST_METHOD"],
+            path=_journal_path(environ.get("PATH_INFO", "")),
+            query=environ.get("QUERY_STRING", "").encode("latin-1"),
+            client_id=None,
+            status=response.status_code,
+            latency=time.perf_counter() - started,
+            signature=None,
+            scenario="none",
+            request_body=kept,
+            request_length=max(length, len(kept)),
+            response_body=response.get_data()[: BODY_LIMIT + 1],
+            flags=[],
+        )
     )
 
 
@@ -89,8 +155,8 @@ def create_app(config: Config | None = None, sandbox: Sandbox | None = None) -> 
     config = config or Config()
     sandbox = sandbox or Sandbox.open(config)
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    # OPTIONS is no method of the API: answer it 405 in the envelope, like any wrong method.
+    app.config["MAX_CONTENT_LENGTH"] = limits.MAX_BODY_BYTES
+    # OPTIONS is no method of the sandbox: answer it 405 in the envelope, like any wrong method.
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     # Paths are taken as received (SPEC B5): no merged slashes, no redirects.
     app.url_map.merge_slashes = False
@@ -98,41 +164,29 @@ def create_app(config: Config | None = None, sandbox: Sandbox | None = None) -> 
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["sandbox"] = sandbox
 
-    for blueprint in (balance.bp, tokens.bp, wallet.bp, transactions.bp):
-        app.register_blueprint(blueprint)
     app.register_blueprint(control_bp)
-
+    app.register_blueprint(login_bp)
     app.register_error_handler(errors.ApiError, render)
 
     @app.before_request
-    def start_clock() -> None:
-        g.started = time.perf_counter()
+    def refuse_oversized_requests() -> None:
+        request.environ["sandbox.started"] = time.perf_counter()
+        if isinstance(request.routing_exception, RequestRedirect):
+            raise errors.HttpError(404, errors.HTTP_MESSAGES[404])  # a redirect would be looser
+        environ = request.environ
+        limits.check(
+            request.content_length,
+            len(environ.get("QUERY_STRING", "")),
+            limits.header_bytes(environ),
+        )
 
     @app.after_request
     def name_the_scenario_and_journal(response: Response) -> Response:
-        # Every response says which scenario applied, so QA sees why it got what it got.
-        response.headers.setdefault("X-Sandbox-Scenario", g.get("scenario", "none"))
+        response.headers.setdefault("X-Sandbox-Scenario", "none")  # as every API answer
         if not request.path.startswith(NOT_JOURNALED):
-            record(sandbox, response)
+            started = request.environ.get("sandbox.started", time.perf_counter())
+            record(sandbox, response, started)
         return response
-
-    @app.before_request
-    def refuse_oversized_requests() -> None:
-        if isinstance(request.routing_exception, RequestRedirect):
-            raise errors.HttpError(404, HTTP_MESSAGES[404])  # a redirect would be looser
-        # Before routing's verdict matters: refused on any path, in the envelope. (waitress's
-        # own, larger limits stay as the last line: see serving.py.)
-        length = request.content_length
-        if length is not None and length > MAX_BODY_BYTES:
-            raise errors.HttpError(413, HTTP_MESSAGES[413])
-        environ = request.environ
-        if len(environ.get("QUERY_STRING", "")) > MAX_QUERY_BYTES:
-            raise errors.HttpError(414, HTTP_MESSAGES[414])
-        header_bytes = sum(
-            len(k) + len(v) for k, v in environ.items() if k.startswith("HTTP_") and type(v) is str
-        )
-        if header_bytes > MAX_HEADER_BYTES:
-            raise errors.HttpError(431, HTTP_MESSAGES[431])
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
@@ -140,26 +194,14 @@ def create_app(config: Config | None = None, sandbox: Sandbox | None = None) -> 
         headers = {}
         if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
             headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
-        message = HTTP_MESSAGES.get(status) or exc.name
+        message = errors.HTTP_MESSAGES.get(status) or exc.name
         return render(errors.HttpError(status, message, headers))
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
-        # A bug, not a documented outcome: log it for the operator, answer the endpoint's
-        # documented 500 without any trace of the exception.
+        # A bug: logged for the operator, answered without any trace of the exception.
         log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
-        name = ENDPOINT_BY_PATH.get(request.path)
-        if name is not None:
-            return render(errors.ServerError(name))
         return render(errors.HttpError(500, "Internal server error"))
 
-    # The ordinary signed API requests are answered without Flask's per-request machinery
-    # (the same bytes, the same journal entry); everything else reaches the app above.
-    app.wsgi_app = Direct(  # type: ignore[method-assign]
-        app.wsgi_app,
-        sandbox,
-        max_body_bytes=MAX_BODY_BYTES,
-        max_query_bytes=MAX_QUERY_BYTES,
-        max_header_bytes=MAX_HEADER_BYTES,
-    )
+    app.wsgi_app = ApiDispatch(app.wsgi_app, sandbox)  # type: ignore[method-assign]
     return app

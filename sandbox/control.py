@@ -12,10 +12,10 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, render_template, request
 
 from . import __version__, signing
+from .auth import authenticate, raw_path, signature_headers
 from .client import curl_command
 from .errors import ApiError, InvalidSignature, ValidationFailed, dumps, envelope
 from .explain import explain, query_from
-from .pipeline import identify, raw_path, signature_headers
 from .scenarios import ScenarioError, parse_runtime_rule
 from .scenarios.engine import TooManyOverrides
 from .state import Sandbox, Tenant
@@ -95,23 +95,19 @@ def guard() -> None:
 
 
 def _signed_tenant(sandbox: Sandbox) -> Tenant:
-    method = request.method
-    query = request.environ.get("QUERY_STRING", "")
-    if method in ("GET", "HEAD", "DELETE"):
-        payload = signing.canonical_query(query)
-    else:
-        payload = signing.canonical_body(request.get_data(cache=True)).payload
-    tenant, verdict = identify(
+    """The tenant whose secret verifies this control request, signed like an API request."""
+    checked = authenticate(
         sandbox,
-        method,
+        request.method,
         raw_path(request.environ),
+        request.environ.get("QUERY_STRING", ""),
         request.headers.get("x-timestamp"),
         request.headers.get("x-signature"),
-        payload,
+        b"" if signing.signs_query(request.method) else request.get_data(cache=True),
     )
-    if tenant is None:
-        raise InvalidSignature(signature_headers(verdict))
-    return tenant
+    if checked.tenant is None:
+        raise InvalidSignature(signature_headers(checked.verdict))
+    return checked.tenant
 
 
 def reply(message: str, data: object, status: int = 200) -> Response:
@@ -314,11 +310,14 @@ def sign_request() -> Response:
     sandbox = _sandbox()
     tenant = _tenant()
     timestamp = str(fields.get("timestamp") or int(tenant.clock.now()))
-    if method == "GET":
-        payload = signing.canonical_query(query)
-        sent_body = None
-    else:
-        payload = signing.canonical_body(body_text.encode("utf-8")).payload
+    raw = body_text.encode("utf-8")
+    payload, parsed = signing.request_payload(
+        method, query, raw, mode=sandbox.config.signing_payload
+    )
+    sent_body = None
+    if parsed is not None:
+        # the body the curl command sends: what was signed (its JSON.stringify form, or the
+        # text as given in raw mode)
         sent_body = payload.decode("utf-8", "replace")
         query = ""
     message = signing.string_to_sign(method, path, timestamp, payload)
@@ -364,7 +363,7 @@ def explain_request() -> Response:
         signature=fields.get("signature"),
         now=tenant.clock.now(),
         window=config.timestamp_window,
-        raw_payload=config.signing_payload == "raw",
+        mode=config.signing_payload,
         partners={t.name: t.secret for t in _sandbox().tenants.values() if t is not tenant},
     )
     return reply("Signature explained", result)

@@ -560,7 +560,7 @@ def diagnose(
     alternative). ``parsed``: ``signing.canonical_body(body)`` if the caller has it already.
     Pure: no I/O, and no secret in the result.
     """
-    is_get = method.upper() in ("GET", "HEAD")  # as the pipeline decides what is signed
+    is_get = signing.signs_query(method)  # as the server decides what is signed
     if is_get:
         parsed = None
         canonical = signing.canonical_query(query_string)

@@ -12,9 +12,14 @@ from typing import Any
 
 from . import responses
 
-ENDPOINTS = responses.endpoints()
-SUCCESS_MESSAGES = {name: responses.endpoint_info(name)["success"] for name in ENDPOINTS}
-FAILURE_MESSAGES = {name: responses.endpoint_info(name)["failure"] for name in ENDPOINTS}
+# The API's own messages for routing-level failures (SPEC B13).
+HTTP_MESSAGES = {
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Payload too large",
+    414: "URI too long",
+    431: "Request header fields too large",
+}
 
 
 def envelope(status: str, message: str, data: Any) -> dict[str, Any]:
@@ -42,17 +47,6 @@ class ApiError(Exception):
         self.headers = headers or {}
         if status is not None:
             self.status_code = status
-
-    @classmethod
-    def documented(
-        cls,
-        kind: str,
-        endpoint: str | None = None,
-        headers: dict[str, str] | None = None,
-        **values: Any,
-    ) -> ApiError:
-        status, body = responses.render(kind, endpoint, **values)
-        return ApiError(body, headers, status)
 
 
 class ValidationFailed(ApiError):
@@ -86,10 +80,10 @@ class InvalidSignature(ApiError):
 
 
 class ServerError(ApiError):
-    """500 with the endpoint's documented message."""
+    """500 with the endpoint's documented message (``Route.failure``)."""
 
-    def __init__(self, endpoint: str) -> None:
-        status, body = responses.render("server-error", endpoint)
+    def __init__(self, message: str) -> None:
+        status, body = responses.render("server-error", failure=message)
         super().__init__(body, status=status)
 
 

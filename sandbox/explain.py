@@ -31,7 +31,7 @@ def explain(
     signature: str | None = None,
     now: float,
     window: int = signing.DEFAULT_WINDOW_SECONDS,
-    raw_payload: bool = False,
+    mode: str = signing.JSON_PAYLOAD,
     partners: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """What the sandbox computes for this request, and why the signature passes or fails.
@@ -40,12 +40,7 @@ def explain(
     """
     method = method.upper()
     raw = body.encode("utf-8")
-    parsed = None
-    if method in ("GET", "HEAD"):
-        payload = signing.canonical_query(query)
-    else:
-        parsed = signing.canonical_body(raw)
-        payload = raw if raw_payload else parsed.payload
+    payload, parsed = signing.request_payload(method, query, raw, mode=mode)
     ts = timestamp if timestamp is not None else str(int(now))
     message = signing.string_to_sign(method, path, ts, payload)
     out: dict[str, Any] = {
@@ -82,7 +77,7 @@ def explain(
             signature,
             secret,
             partners,
-            raw_payload=raw_payload,
+            raw_payload=mode == signing.RAW_PAYLOAD,
             parsed=parsed,
         )
         out["finding"] = {

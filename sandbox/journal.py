@@ -26,12 +26,37 @@ def truncate(data: bytes, limit: int = BODY_LIMIT) -> str:
     return text
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
+class SignatureReport:
+    """What the signature check said of a request, for the journal and the inspector."""
+
+    verdict: str  # "valid" or a signing reason (missing-signature, mismatch, ...)
+    detail: str = ""
+    string_to_sign: str | None = None  # header-safe, as in X-Sandbox-String-To-Sign
+    finding: str | None = None  # the doctor's message
+    finding_code: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.verdict == "valid":
+            return {"verdict": "valid"}
+        out: dict[str, Any] = {"verdict": self.verdict, "detail": self.detail}
+        if self.string_to_sign is not None:
+            out["stringToSign"] = self.string_to_sign
+        if self.finding is not None:
+            out["finding"] = self.finding
+            out["findingCode"] = self.finding_code
+        return out
+
+
+VALID = SignatureReport("valid")
+
+
+@dataclass(slots=True, kw_only=True)
 class Entry:
     """One journaled request, kept raw: recording sits on every request's path, so the
     formatting (times, text, truncation marks) happens when the journal is read."""
 
-    id: int
+    id: int = 0  # given by the journal that keeps it
     epoch: float  # sandbox clock, Unix seconds
     method: str
     path: str
@@ -39,7 +64,7 @@ class Entry:
     client_id: str | None
     status: int  # 0: the connection was dropped
     latency: float  # seconds
-    signature: dict[str, Any]  # {"verdict": "valid" | reason, "detail", "finding", ...}
+    signature: SignatureReport | None  # None: refused before any signature check
     scenario: str
     request_body: bytes  # at most BODY_LIMIT + 1 bytes kept
     request_length: int
@@ -57,7 +82,7 @@ class Entry:
             "clientId": self.client_id,
             "status": self.status,
             "latencyMs": round(self.latency * 1000, 3),
-            "signature": self.signature,
+            "signature": self.signature.to_json() if self.signature else {},
             "scenario": self.scenario,
             "requestBody": _body_text(self.request_body, self.request_length),
             "responseBody": truncate(self.response_body),
@@ -84,9 +109,10 @@ class Journal:
     def size(self) -> int:
         return self._entries.maxlen or 0
 
-    def record(self, **fields: Any) -> Entry:
+    def add(self, entry: Entry) -> Entry:
+        """Keep ``entry`` (the oldest one goes when full), numbered in arrival order."""
         with self._lock:
-            entry = Entry(id=next(self._ids), **fields)
+            entry.id = next(self._ids)
             self._entries.append(entry)
         return entry
 

@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document of the five endpoints, built from the response catalog.
 
-Examples come from ``fixtures/responses/envelopes.json`` (the same bodies the server renders),
+Examples come from ``sandbox/responses.json`` (the same bodies the server renders),
 so the document cannot drift from what the sandbox answers.
 """
 
@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any
 
 from . import __version__, responses
+from .api import ROUTES, Route
 from .store import SORT_COLUMNS
 
 MONEY = {"type": "number", "examples": [1500.5]}
@@ -201,29 +202,6 @@ SIGNATURE_HEADERS = [
     },
 ]
 
-ROUTES: dict[str, dict[str, Any]] = {
-    "generate-auth-token": {"method": "post", "failures": ["validation", "server-error"]},
-    "get-balance": {"method": "get", "failures": ["validation", "not-found", "server-error"]},
-    "credit-balance": {
-        "method": "post",
-        "failures": ["validation", "not-found", "duplicate-reference", "server-error"],
-    },
-    "debit-balance": {
-        "method": "post",
-        "failures": [
-            "validation",
-            "insufficient-balance",
-            "not-found",
-            "duplicate-reference",
-            "server-error",
-        ],
-    },
-    "get-transactions": {
-        "method": "get",
-        "failures": ["validation", "not-found", "server-error"],
-    },
-}
-
 REQUEST_BODIES: dict[str, dict[str, Any]] = {
     "generate-auth-token": _obj(
         {
@@ -276,18 +254,18 @@ QUERY_PARAMS: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def _example(kind: str, endpoint: str) -> Any:
-    info = responses.endpoint_info(endpoint)
-    values = {"errors": info["validationErrors"], "balance": 0, "amount": 100.5}
-    return responses.render(kind, endpoint, **values)[1]
+def _render(kind: str, route: Route, **values: Any) -> tuple[int, Any]:
+    return responses.render(kind, success=route.success, failure=route.failure, **values)
 
 
-def _operation(endpoint: str) -> dict[str, Any]:
-    route = ROUTES[endpoint]
-    info = responses.endpoint_info(endpoint)
-    success_status, success_body = responses.render(
-        "success", endpoint, data=SUCCESS_EXAMPLES[endpoint]
-    )
+def _example(kind: str, route: Route) -> Any:
+    values = {"errors": route.example_errors, "balance": 0, "amount": 100.5}
+    return _render(kind, route, **values)[1]
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    endpoint = route.name
+    success_status, success_body = _render("success", route, data=SUCCESS_EXAMPLES[endpoint])
     by_status: dict[str, dict[str, Any]] = {}
 
     def add(status: int, kind: str, schema: dict[str, Any], example: Any) -> None:
@@ -304,16 +282,16 @@ def _operation(endpoint: str) -> dict[str, Any]:
         entry["description"] = ", ".join(filter(None, [entry["description"], kind]))
 
     add(success_status, "success", _envelope(SUCCESS_DATA[endpoint]), success_body)
-    for kind in ["invalid-signature", *route["failures"]]:
-        status, _ = responses.render(kind, endpoint, errors={}, balance=0, amount=0)
-        add(status, kind, FAILURE_SCHEMAS[kind], _example(kind, endpoint))
+    for kind in ["invalid-signature", *route.failures]:
+        status, _ = _render(kind, route, errors={}, balance=0, amount=0)
+        add(status, kind, FAILURE_SCHEMAS[kind], _example(kind, route))
     for entry in by_status.values():
         schemas = entry["content"]["application/json"]["schema"]["oneOf"]
         if len(schemas) == 1:
             entry["content"]["application/json"]["schema"] = schemas[0]
     operation: dict[str, Any] = {
         "operationId": endpoint.replace("-", "_"),
-        "summary": info["success"].replace(" successfully", ""),
+        "summary": route.success.replace(" successfully", ""),
         "parameters": [*SIGNATURE_HEADERS, *QUERY_PARAMS.get(endpoint, [])],
         "responses": by_status,
     }
@@ -340,5 +318,5 @@ def document() -> dict[str, Any]:
                 "sandbox-secret."
             ),
         },
-        "paths": {f"/api/v1/{name}": {ROUTES[name]["method"]: _operation(name)} for name in ROUTES},
+        "paths": {route.path: {route.method.lower(): _operation(route)} for route in ROUTES},
     }

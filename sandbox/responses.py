@@ -1,7 +1,8 @@
-"""The documented response bodies, read once from ``fixtures/responses/envelopes.json``.
+"""The documented response bodies, read once from ``sandbox/responses.json``.
 
-The bodies are data so that each is written exactly once: ``errors`` renders failures from
-here, the scenario engine renders forced outcomes from here, and the tests compare with here.
+The bodies are data so that each is written exactly once: ``errors`` renders every failure
+from here (forced scenarios included), the OpenAPI document takes its examples from here, and
+the tests compare with here. The per-endpoint messages live in the route table (``api``).
 """
 
 from __future__ import annotations
@@ -14,14 +15,8 @@ from typing import Any
 
 @cache
 def catalog() -> dict[str, Any]:
-    text = (
-        resources.files("sandbox.fixtures").joinpath("responses/envelopes.json").read_text("utf-8")
-    )
+    text = resources.files("sandbox").joinpath("responses.json").read_text("utf-8")
     return json.loads(text)  # type: ignore[no-any-return]
-
-
-def endpoint_info(endpoint: str) -> dict[str, Any]:
-    return catalog()["endpoints"][endpoint]  # type: ignore[no-any-return]
 
 
 def _fill(template: Any, values: dict[str, Any]) -> Any:
@@ -34,15 +29,7 @@ def _fill(template: Any, values: dict[str, Any]) -> Any:
     return template
 
 
-def render(kind: str, endpoint: str | None = None, **values: Any) -> tuple[int, dict[str, Any]]:
-    """(status, body) of a documented response; ``endpoint`` supplies $success/$failure."""
+def render(kind: str, **values: Any) -> tuple[int, dict[str, Any]]:
+    """(status, body) of a documented response, its ``$name`` values filled in."""
     entry = catalog()["responses"][kind]
-    if endpoint is not None:
-        info = endpoint_info(endpoint)
-        values = {"success": info["success"], "failure": info["failure"], **values}
     return entry["status"], _fill(entry["body"], values)
-
-
-def endpoints() -> tuple[str, ...]:
-    """The five API endpoints, by name (``get-balance``, ...)."""
-    return tuple(catalog()["endpoints"])

@@ -93,8 +93,8 @@ def serve(
         channel_request_lookahead=5,
         clear_untrusted_proxy_headers=True,
     )
-    server.channel_class = EnvelopeChannel  # type: ignore[union-attr]
-    port = int(server.effective_port)  # type: ignore[union-attr]
+    server.channel_class = EnvelopeChannel
+    port = int(server.effective_port)
     url = url_for(config.host, port)
     if config.host not in ("0.0.0.0", "::", ""):
         # A wildcard address is no place to send a browser: links then follow the request's Host.

@@ -19,9 +19,10 @@ import hmac
 import json
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus, urlencode
 
 # The signature-failure reasons (SPEC B2); they travel in the X-Sandbox-Signature-Reason header.
 MISSING_SIGNATURE = "missing-signature"
@@ -318,11 +319,39 @@ def hmac_hex(secret: str, message: bytes) -> str:
     return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
-def payload_for(method: str, query_string: str, raw_body: bytes) -> bytes:
-    """The PAYLOAD for any request: the query for GET, the canonical body otherwise."""
-    if method.upper() == "GET":
-        return canonical_query(query_string)
-    return canonical_json(raw_body)
+JSON_PAYLOAD = "json"  # a body signs as its JSON.stringify form (SPEC B3)
+RAW_PAYLOAD = "raw"  # a body signs as its exact bytes (B3's configurable alternative)
+# Methods whose PAYLOAD is the query (they carry no body); every other method signs its body.
+QUERY_METHODS = frozenset({"GET", "HEAD", "DELETE"})
+
+
+def signs_query(method: str) -> bool:
+    """Whether ``method`` signs its query (GET, HEAD, DELETE) rather than its body."""
+    return method.upper() in QUERY_METHODS
+
+
+def request_payload(
+    method: str, query_string: str, body: bytes, *, mode: str = JSON_PAYLOAD
+) -> tuple[bytes, Body | None]:
+    """The PAYLOAD of any request, and its parsed body when the method signs one.
+
+    The one definition of what is signed, used by the server, the control plane, the client,
+    the CLI, the dry run and the doctor: the decoded sorted query for GET, HEAD and DELETE
+    (SPEC B4); otherwise the body, as its ``JSON.stringify`` form or, in ``raw`` mode, as the
+    bytes received (B3). The body is parsed here, once, whatever the mode: the handler needs it.
+    """
+    if signs_query(method):
+        return canonical_query(query_string), None
+    parsed = canonical_body(body)
+    return (body if mode == RAW_PAYLOAD else parsed.payload), parsed
+
+
+def encode_query(query: str | Mapping[str, Any] | Sequence[tuple[str, Any]]) -> str:
+    """A query given as a raw string, a mapping or pairs, as a client would send it."""
+    if isinstance(query, str):
+        return query
+    items = list(query.items()) if isinstance(query, Mapping) else list(query)
+    return urlencode([(str(k), str(v)) for k, v in items], quote_via=quote)
 
 
 def sign(
@@ -331,32 +360,26 @@ def sign(
     path: str,
     timestamp: int | str,
     *,
-    query: str | dict[str, Any] | list[tuple[str, str]] = "",
-    body: bytes | str | dict[str, Any] | None = None,
+    query: str | Mapping[str, Any] | Sequence[tuple[str, Any]] = "",
+    body: bytes | str | Mapping[str, Any] | None = None,
+    mode: str = JSON_PAYLOAD,
 ) -> str:
     """Compute the ``x-signature`` a client must send (the client side of the scheme).
 
-    ``query`` may be a raw query string or key/value pairs (values are signed decoded, as the
-    server sees them); ``body`` may be raw bytes/text or a dict (canonicalized either way).
+    ``query`` may be a raw query string or key/value pairs (signed decoded, as the server sees
+    them); ``body`` raw bytes or text (sent as is) or a mapping (sent as its JSON.stringify
+    form). Which of the two is signed follows ``request_payload``, as on the server.
     """
-    method = method.upper()
-    if method == "GET":
-        if isinstance(query, str):
-            payload = canonical_query(query)
-        else:
-            items = list(query.items()) if isinstance(query, dict) else list(query)
-            params = query_params([(str(k), str(v)) for k, v in items])
-            payload = "&".join(f"{k}={params[k]}" for k in sorted(params)).encode("utf-8")
+    if body is None:
+        raw = b""
+    elif isinstance(body, Mapping):
+        raw = js_stringify(dict(body)).encode("utf-8")
+    elif isinstance(body, str):
+        raw = body.encode("utf-8")
     else:
-        if body is None:
-            raw = b""
-        elif isinstance(body, dict):
-            raw = js_stringify(body).encode("utf-8")
-        elif isinstance(body, str):
-            raw = body.encode("utf-8")
-        else:
-            raw = body
-        payload = canonical_json(raw)
+        raw = body
+    method = method.upper()
+    payload, _ = request_payload(method, encode_query(query), raw, mode=mode)
     return hmac_hex(secret, string_to_sign(method, path, str(timestamp), payload))
 
 
@@ -408,6 +431,19 @@ def check_timestamp(timestamp: str | None, now: float, window: int) -> Verdict |
     return None
 
 
+def precheck(
+    signature: str | None, timestamp: str | None, *, now: float, window: int
+) -> Verdict | None:
+    """The failing Verdict of the checks that need no PAYLOAD, or None when they pass.
+
+    A request without both headers, or with a timestamp outside the window, is refused here,
+    before its body is parsed: work before trust stays cheap.
+    """
+    if signature is None or signature == "":
+        return Verdict(MISSING_SIGNATURE, "The x-signature header is missing.")
+    return check_timestamp(timestamp, now, window)
+
+
 def verify(
     secret: str,
     method: str,
@@ -422,14 +458,19 @@ def verify(
     """Check a request's signature headers against ``secret`` (SPEC A2, B1, B6).
 
     Checks run in a fixed order: signature present, timestamp present, well formed, within the
-    window, then the HMAC (constant-time comparison).
+    window (``precheck``), then the HMAC (``verify_digest``).
     """
-    if signature is None or signature == "":
-        return Verdict(MISSING_SIGNATURE, "The x-signature header is missing.")
-    failed = check_timestamp(timestamp, now, window)
+    failed = precheck(signature, timestamp, now=now, window=window)
     if failed is not None:
         return failed
-    assert timestamp is not None
+    assert timestamp is not None and signature is not None
+    return verify_digest(secret, method, path, timestamp, signature, payload)
+
+
+def verify_digest(
+    secret: str, method: str, path: str, timestamp: str, signature: str, payload: bytes
+) -> Verdict:
+    """Compare the HMAC of the StringToSign with ``signature`` in constant time."""
     message = string_to_sign(method, path, timestamp, payload)
     expected = hmac_hex(secret, message)
     if hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace")):

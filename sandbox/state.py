@@ -33,8 +33,9 @@ class Clock:
 
 
 def packaged_fixtures() -> Path:
-    """The fixtures shipped with the package (``fixtures/`` in the repository)."""
-    return Path(str(resources.files("sandbox.fixtures")))
+    """The seed data shipped inside the package (``sandbox/fixtures/``; the repository's
+    top-level ``fixtures`` is a link to it)."""
+    return Path(str(resources.files("sandbox").joinpath("fixtures")))
 
 
 def load_fixture_data(directory: str | None) -> dict[str, Any]:

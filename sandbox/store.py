@@ -420,11 +420,21 @@ class Store:
                 ).fetchone()
                 if original is not None:
                     duplicate = True
-                    first = Applied(user_id, client_id, *original, duplicate=True)
+                    first_id, first_kind, first_cents, first_balance = original
+                    first = Applied(
+                        user_id,
+                        client_id,
+                        first_id,
+                        first_kind,
+                        first_cents,
+                        first_balance,
+                        replayed=duplicates == "replay",
+                        duplicate=True,
+                    )
                     if duplicates == "reject":
                         raise DuplicateReference(first)
                     if duplicates == "replay":
-                        return Applied(user_id, client_id, *original, replayed=True, duplicate=True)
+                        return first
             new_balance = balance + amount_cents if kind == "credit" else balance - amount_cents
             if new_balance < 0:
                 raise InsufficientFunds(balance, amount_cents, duplicate)

@@ -7,13 +7,14 @@ import json
 from conftest import Signed
 from flask import Flask
 
+from sandbox.api import BY_NAME
 from sandbox.errors import ServerError
 from sandbox.store import money
 
 PATH = "/api/v1/get-balance"
 
 
-def body(response) -> dict:  # type: ignore[no-untyped-def]
+def body(response) -> dict:
     return json.loads(response.data)
 
 
@@ -75,7 +76,7 @@ def test_unknown_parameters_are_signed_and_ignored(signed: Signed) -> None:
 
 def test_server_error_body() -> None:
     # Forced by scenarios (a later issue); the body is fixed here, in the one renderer.
-    error = ServerError("get-balance")
+    error = ServerError(BY_NAME["get-balance"].failure)
     assert error.status_code == 500
     assert error.body == {
         "status": "failed",

@@ -77,7 +77,7 @@ def node_results(docs: list[bytes]) -> list[dict[str, Any] | bool | None]:
     )
     results = json.loads(done.stdout)
     assert len(results) == len(docs)
-    return results  # type: ignore[no-any-return]
+    return results
 
 
 def disagreement(raw: bytes, result: dict[str, Any] | bool | None) -> str | None:

@@ -587,7 +587,7 @@ for name, query, status in [
     ("nfd-unicode", "clientId=A%CC%8A", 404),
 ]:
     add(f"query-{name}", "GET", BALANCE, query=query, expect={status})
-for name, query, status in [
+for name, query, statuses in [
     ("sql-sortBy", "sortBy=id%3B+DROP+TABLE+transactions", {400}),
     ("sql-type", "type=credit%27+OR+%271%27%3D%271", {400}),
     ("sql-dateFrom", "dateFrom=2026-01-01%27+OR+1%3D1+--", {400}),
@@ -614,7 +614,7 @@ for name, query, status in [
         "GET",
         TRANSACTIONS,
         query="clientId=CLIENT_001&" + query,
-        expect=status,
+        expect=statuses,
     )
 add(
     "token-expiration-5000-digit-string",

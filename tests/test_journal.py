@@ -11,13 +11,13 @@ from flask.testing import FlaskClient
 
 from sandbox.app import create_app
 from sandbox.config import Config
-from sandbox.journal import Journal
+from sandbox.journal import Entry, Journal
 
 
 def requests(client: FlaskClient, query: str = "") -> list[dict[str, Any]]:
     r = client.get(f"/__sandbox/requests{query}")
     assert r.status_code == 200
-    return json.loads(r.data)["data"]["requests"]  # type: ignore[no-any-return]
+    return json.loads(r.data)["data"]["requests"]
 
 
 def test_records_api_requests_newest_first(signed: Signed, client: FlaskClient) -> None:
@@ -111,19 +111,21 @@ def test_bodies_are_truncated(app: Flask, signed: Signed, client: FlaskClient) -
 def test_journal_unit() -> None:
     journal = Journal(2)
     for i in range(3):
-        journal.record(
-            epoch=float(i),
-            method="GET",
-            path="/",
-            query=b"",
-            client_id=str(i),
-            status=200,
-            latency=0.001,
-            signature={},
-            scenario="none",
-            request_body=b"",
-            request_length=0,
-            response_body=b"",
+        journal.add(
+            Entry(
+                epoch=float(i),
+                method="GET",
+                path="/",
+                query=b"",
+                client_id=str(i),
+                status=200,
+                latency=0.001,
+                signature=None,
+                scenario="none",
+                request_body=b"",
+                request_length=0,
+                response_body=b"",
+            )
         )
     assert len(journal) == 2 and journal.size == 2
     assert [e.client_id for e in journal.query(since=2.0)] == ["2"]

@@ -1,25 +1,64 @@
-"""The built package contains every module and data file (an editable install hides gaps)."""
+"""The built wheel holds every module and data file, and the package needs nothing outside it.
+
+An editable install hides gaps (it reads the checkout), so the wheel itself is built and read.
+"""
 
 from __future__ import annotations
 
-import tomllib
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+PIP_WHEEL = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps"]
 
 
-def test_every_subpackage_is_listed() -> None:
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    listed = set(config["packages"])
-    found = {
-        ".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "sandbox").rglob("__init__.py")
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+    out = tmp_path_factory.mktemp("wheel")
+    # Built from a clean copy: setuptools' build/ directory in a checkout can carry stale files.
+    source = out / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "*.egg-info", "node_modules", "__pycache__", ".*cache"
+        ),
+    )
+    subprocess.run(
+        [*PIP_WHEEL, "-w", str(out), str(source)],
+        check=True,
+        capture_output=True,
+    )
+    (built,) = out.glob("sabong_sandbox-*.whl")
+    return zipfile.ZipFile(built)
+
+
+def test_the_wheel_has_every_module_and_data_file(wheel: zipfile.ZipFile) -> None:
+    names = set(wheel.namelist())
+    package = ROOT / "sandbox"
+    wanted = {
+        p.relative_to(ROOT).as_posix()
+        for p in package.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
     }
-    assert found <= listed, found - listed
-    assert config["package-dir"]["sandbox.fixtures"] == "fixtures"
+    assert wanted <= names, sorted(wanted - names)
+    assert "sandbox/py.typed" in names
+    assert {"sandbox/fixtures/users.json", "sandbox/fixtures/transactions.json"} <= names
 
 
-def test_data_files_are_declared() -> None:
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    data = config["package-data"]
-    assert "templates/*.html" in data["sandbox"]
-    assert {"*.json", "responses/*.json"} <= set(data["sandbox.fixtures"])
+def test_the_package_reads_its_data_from_inside_itself(tmp_path: Path) -> None:
+    """From a plain copy of ``sandbox/`` (no install, no site-packages), the documented bodies
+    and the seed data are found."""
+    shutil.copytree(ROOT / "sandbox", tmp_path / "sandbox")
+    code = (
+        "import sandbox.errors as e; from importlib import resources\n"
+        "assert e.UserNotFound().body['message'] == 'User not found'\n"
+        "assert resources.files('sandbox').joinpath('fixtures/users.json').is_file()\n"
+    )
+    subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path, check=True)

@@ -10,12 +10,18 @@ from conftest import Signed
 from flask import Flask
 from flask.testing import FlaskClient
 
+from sandbox.api import BY_NAME, ENDPOINTS
 from sandbox.app import create_app
 from sandbox.config import Config
-from sandbox.responses import catalog, render
+from sandbox.responses import render as render_kind
 
 CLIENT = "QA_USER"
-ENDPOINTS = list(catalog()["endpoints"])
+
+
+def render(kind: str, endpoint: str, **values: Any) -> tuple[int, dict[str, Any]]:
+    """The documented (status, body) of ``kind`` on ``endpoint``, from the one catalog."""
+    route = BY_NAME[endpoint]
+    return render_kind(kind, success=route.success, failure=route.failure, **values)
 
 
 def send(signed: Signed, endpoint: str, client_id: str = CLIENT, **extra: Any) -> Any:
@@ -58,7 +64,7 @@ def test_forced_documented_outcome(
     r = send(qa, endpoint)
     values: dict[str, Any] = {}
     if outcome == "validation":
-        values["errors"] = catalog()["endpoints"][endpoint]["validationErrors"]
+        values["errors"] = BY_NAME[endpoint].example_errors
     if outcome == "insufficient-balance":
         values = {
             "balance": 100,
@@ -75,7 +81,7 @@ def test_forced_success_behaves_normally(qa: Signed, client: FlaskClient, endpoi
     force(client, {"outcome": "success"})
     r = send(qa, endpoint)
     assert r.status_code == 200
-    assert json.loads(r.data)["message"] == catalog()["endpoints"][endpoint]["success"]
+    assert json.loads(r.data)["message"] == BY_NAME[endpoint].success
 
 
 def test_validation_with_chosen_errors(qa: Signed, client: FlaskClient) -> None:
@@ -162,7 +168,7 @@ class TestMagicClients:
     def test_forced_everywhere(
         self, magic: Signed, endpoint: str, client_id: str, kind: str
     ) -> None:
-        values = {"errors": catalog()["endpoints"][endpoint]["validationErrors"]}
+        values = {"errors": BY_NAME[endpoint].example_errors}
         status, body = render(kind, endpoint, **values)
         r = send(magic, endpoint, client_id)
         assert (r.status_code, json.loads(r.data)) == (status, body)

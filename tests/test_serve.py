@@ -24,7 +24,7 @@ def test_the_installed_command_is_used() -> None:
 
 
 @pytest.fixture(scope="module")
-def server():  # type: ignore[no-untyped-def]
+def server():
     with ServerProcess(["--port", "0", "--db", ":memory:"]) as proc:
         yield proc
 

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
-
 from ..errors import UserNotFound
-from ..pipeline import Call, endpoint
 from ..store import money
 from ..validation import Checker
+from .exchange import Exchange
 
-bp = Blueprint("balance", __name__)
 
-
-@bp.get("/api/v1/get-balance")
-@endpoint("get-balance")
-def get_balance(call: Call) -> dict[str, Any]:
+def get_balance(call: Exchange) -> dict[str, Any]:
     client_id = call.params.get("clientId")
     check = Checker()
     check.required("clientId", client_id)

@@ -1,4 +1,4 @@
-"""POST /api/v1/generate-auth-token (SPEC A3, B9) and the login link it hands out."""
+"""POST /api/v1/generate-auth-token (SPEC A3, B9). The login link's page is ``sandbox.login``."""
 
 from __future__ import annotations
 
@@ -6,15 +6,9 @@ import secrets
 import string
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, request
-
 from ..dates import iso_ms
-from ..errors import dumps, envelope
-from ..pipeline import Call, endpoint, require_object
-from ..state import Sandbox
 from ..validation import Checker
-
-bp = Blueprint("tokens", __name__)
+from .exchange import Exchange
 
 TOKEN_ALPHABET = string.ascii_letters + string.digits
 TOKEN_LENGTH = 64
@@ -26,15 +20,16 @@ def new_token() -> str:
     return "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(TOKEN_LENGTH))
 
 
-def login_base(sandbox: Sandbox) -> str:
-    base = sandbox.config.login_base or sandbox.base_url or request.host_url
+def login_base(call: Exchange) -> str:
+    """Where login links point: the configured base, else the sandbox's own URL (the one the
+    client addressed when the sandbox listens on a wildcard address)."""
+    sandbox = call.sandbox
+    base = sandbox.config.login_base or sandbox.base_url or call.request.host_url
     return base.rstrip("/")
 
 
-@bp.post("/api/v1/generate-auth-token")
-@endpoint("generate-auth-token")
-def generate_auth_token(call: Call) -> dict[str, Any]:
-    body = require_object(call)
+def generate_auth_token(call: Exchange) -> dict[str, Any]:
+    body = call.json_object()
     check = Checker()
     fields: dict[str, str] = {}
     for name, max_length in (
@@ -45,7 +40,7 @@ def generate_auth_token(call: Call) -> dict[str, Any]:
     ):
         value = body.get(name)
         if check.required(name, value) and check.string(name, value, max_length=max_length):
-            fields[name] = value
+            fields[name] = str(value)
     minutes = check.body_integer("expiration", body.get("expiration"), minimum=1, maximum=1440)
     check.done()
     minutes = minutes or DEFAULT_EXPIRATION_MINUTES
@@ -66,7 +61,7 @@ def generate_auth_token(call: Call) -> dict[str, Any]:
         "token": token,
         "expiration": expires,
         "expiresIn": minutes * 60,
-        "loginLink": f"{login_base(call.sandbox)}/login/{token}",
+        "loginLink": f"{login_base(call)}/login/{token}",
         "user": {
             "id": user.id,
             "username": user.username,
@@ -75,41 +70,3 @@ def generate_auth_token(call: Call) -> dict[str, Any]:
         },
         "isNewUser": is_new,
     }
-
-
-def _wants_json() -> bool:
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json"
-
-
-@bp.get("/login/<token>")
-def login(token: str) -> Response:
-    """The login link's target: unsigned, like the real one. HTML for browsers, JSON on
-    ``Accept: application/json``; an unknown or expired token is a 401 in the same style."""
-    sandbox: Sandbox = current_app.extensions["sandbox"]
-    found = None
-    for tenant in sandbox.tenants.values():  # tokens are random: at most one tenant has it
-        found = tenant.store.token_user(token, iso_ms(tenant.clock.now()))
-        if found is not None:
-            break
-    if found is None:
-        if _wants_json():
-            body = envelope("error", "Invalid or expired token", None)
-            return Response(dumps(body), 401, mimetype="application/json")
-        return Response(render_template("login.html", user=None), 401, mimetype="text/html")
-    user, expires = found
-    data = {
-        "user": {
-            "id": user.id,
-            "username": user.username,
-            "displayId": user.client_id,
-            "displayName": user.display_name,
-        },
-        "expiration": expires,
-    }
-    if _wants_json():
-        body = envelope("success", "Login successful", data)
-        return Response(dumps(body), 200, mimetype="application/json")
-    return Response(
-        render_template("login.html", user=user, expires=expires), 200, mimetype="text/html"
-    )

@@ -5,24 +5,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flask import Blueprint
-
 from ..dates import parse_bound
 from ..errors import UserNotFound
-from ..pipeline import Call, endpoint
 from ..store import SORT_COLUMNS, money_text
 from ..validation import Checker
-
-bp = Blueprint("transactions", __name__)
+from .exchange import Exchange
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 MAX_PAGE = 1_000_000_000  # beyond it the offset leaves SQLite's integers: a 400, not a clamp
 
 
-@bp.get("/api/v1/get-transactions")
-@endpoint("get-transactions")
-def get_transactions(call: Call) -> dict[str, Any]:
+def get_transactions(call: Exchange) -> dict[str, Any]:
     params = call.params
     check = Checker()
     client_id = params.get("clientId")

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
-
 from .. import store
 from ..dates import iso_ms
 from ..errors import DuplicateReference, InsufficientBalance, UserNotFound
-from ..pipeline import Call, endpoint, require_object
 from ..store import money
 from ..validation import Checker
+from .exchange import Exchange
 
-bp = Blueprint("wallet", __name__)
 
-
-def _apply(call: Call, kind: str) -> dict[str, Any]:
-    body = require_object(call)
+def _apply(call: Exchange, kind: str) -> dict[str, Any]:
+    body = call.json_object()
     check = Checker()
     client_id = body.get("clientId")
     if check.required("clientId", client_id):
@@ -26,7 +22,7 @@ def _apply(call: Call, kind: str) -> dict[str, Any]:
     description = check.optional_string("description", body.get("description"), max_length=500)
     reference = check.optional_string("reference", body.get("reference"), max_length=255)
     check.done()
-    assert cents is not None
+    assert isinstance(client_id, str) and cents is not None
     tenant = call.tenant
     try:
         applied = tenant.store.apply(
@@ -63,13 +59,9 @@ def _apply(call: Call, kind: str) -> dict[str, Any]:
     }
 
 
-@bp.post("/api/v1/credit-balance")
-@endpoint("credit-balance")
-def credit_balance(call: Call) -> dict[str, Any]:
+def credit_balance(call: Exchange) -> dict[str, Any]:
     return _apply(call, "credit")
 
 
-@bp.post("/api/v1/debit-balance")
-@endpoint("debit-balance")
-def debit_balance(call: Call) -> dict[str, Any]:
+def debit_balance(call: Exchange) -> dict[str, Any]:
     return _apply(call, "debit")

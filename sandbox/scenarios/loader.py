@@ -101,7 +101,7 @@ def _to_python(
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = loader.construct_object(key_node, deep=True)
             key_text = str(key)
             if not isinstance(key, str):
                 problems.append(
@@ -118,7 +118,7 @@ def _to_python(
             _to_python(item, (*path, i), lines, problems, loader)
             for i, item in enumerate(node.value)
         ]
-    return loader.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+    return loader.construct_object(node, deep=True)
 
 
 def parse_yaml(text: str, source: str | None = None) -> tuple[Any, _Lines]:
@@ -127,7 +127,7 @@ def parse_yaml(text: str, source: str | None = None) -> tuple[Any, _Lines]:
     lines = _Lines()
     problems: list[Problem] = []
     try:
-        node = loader.get_single_node()  # type: ignore[no-untyped-call]
+        node = loader.get_single_node()
         value = None if node is None else _to_python(node, (), lines, problems, loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -138,7 +138,7 @@ def parse_yaml(text: str, source: str | None = None) -> tuple[Any, _Lines]:
     except yaml.YAMLError as exc:
         raise ScenarioError([Problem((), f"not valid YAML: {exc}")], source) from None
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()
     if problems:
         raise ScenarioError(problems, source)
     return value, lines

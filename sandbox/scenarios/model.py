@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import api
+
 # The documented responses QA can force (SPEC C), and the faults.
 RESPONSES = (
     "success",
@@ -22,13 +24,8 @@ RESPONSES = (
 )
 FAULTS = ("timeout", "drop", "malformed", "applied-then-failed")
 OUTCOMES = RESPONSES + FAULTS
-ENDPOINTS = (
-    "generate-auth-token",
-    "get-balance",
-    "credit-balance",
-    "debit-balance",
-    "get-transactions",
-)
+# The endpoints a rule may name: the route table's.
+ENDPOINTS = api.ENDPOINTS
 DEFAULT_TIMEOUT_SECONDS = 35.0
 MALFORMED_BODIES = ("truncated", "html", "empty")
 APPLIED_THEN = ("server-error", "drop")
