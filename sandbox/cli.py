@@ -7,7 +7,6 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
 
 import click
 
@@ -152,6 +151,16 @@ query_option = click.option(
 )
 
 
+payload_option = click.option(
+    "--signing-payload",
+    "mode",
+    type=click.Choice([signing.JSON_PAYLOAD, signing.RAW_PAYLOAD]),
+    default=signing.JSON_PAYLOAD,
+    show_default=True,
+    help="What a POST signs, as the sandbox is configured: json (JSON.stringify form) or raw.",
+)
+
+
 def _query(queries: tuple[str, ...]) -> str:
     """--query KEY=VALUE options as the query string a client would send."""
     pairs = []
@@ -160,7 +169,7 @@ def _query(queries: tuple[str, ...]) -> str:
         if not sep:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--query")
         pairs.append((key, value))
-    return urlencode(pairs, quote_via=quote)
+    return signing.encode_query(pairs)
 
 
 def _secret(flag: str | None) -> str:
@@ -180,6 +189,7 @@ def _secret(flag: str | None) -> str:
     metavar="BASE_URL",
     help="Also print a ready curl command against BASE_URL.",
 )
+@payload_option
 def sign(
     method: str,
     path: str,
@@ -188,6 +198,7 @@ def sign(
     timestamp: str | None,
     secret: str | None,
     curl_base: str | None,
+    mode: str,
 ) -> None:
     """Print the x-timestamp and x-signature headers for a request.
 
@@ -198,14 +209,15 @@ def sign(
     query = _query(queries)
     ts = timestamp or str(int(time.time()))
     raw = (body or "").encode("utf-8")
-    canonical = signing.canonical_body(raw)
-    if method != "GET" and body is not None and canonical.problem:
-        click.echo(f"warning: {canonical.problem} It is signed as raw bytes.", err=True)
-    signature = signing.sign(_secret(secret), method, path, ts, query=query, body=raw)
+    payload, parsed = signing.request_payload(method, query, raw, mode=mode)
+    if parsed is not None and body is not None and parsed.problem:
+        click.echo(f"warning: {parsed.problem} It is signed as raw bytes.", err=True)
+    signature = signing.sign(_secret(secret), method, path, ts, query=query, body=raw, mode=mode)
     click.echo(f"x-timestamp: {ts}")
     click.echo(f"x-signature: {signature}")
     if curl_base:
-        sent = None if method == "GET" else canonical.payload.decode("utf-8", "replace")
+        # the body the command sends is the one signed: canonical (json) or as given (raw)
+        sent = None if parsed is None else payload.decode("utf-8", "replace")
         click.echo(curl_command(curl_base, method, path, query, ts, signature, sent))
 
 
@@ -219,6 +231,7 @@ def sign(
 @click.option("--signature", "-s", required=True, help="The x-signature header as sent.")
 @click.option("--secret", help="Default: SANDBOX_SECRET, else sandbox-secret.")
 @click.option("--now", type=float, help="The clock to check the window against. Default: now.")
+@payload_option
 def verify(
     method: str,
     path: str,
@@ -229,6 +242,7 @@ def verify(
     signature: str,
     secret: str | None,
     now: float | None,
+    mode: str,
 ) -> None:
     """Check a signature and explain why it fails (the signature doctor); exit 1 if invalid."""
     result = explain(
@@ -240,6 +254,7 @@ def verify(
         timestamp=timestamp,
         signature=signature,
         now=time.time() if now is None else now,
+        mode=mode,
     )
     click.echo(f"canonical payload: {result['canonicalPayload']}")
     click.echo(f"StringToSign:      {result['stringToSign']}")

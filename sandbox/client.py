@@ -32,10 +32,17 @@ class Reply:
 class SandboxClient:
     """Sign and send requests to ``base_url`` with ``secret``."""
 
-    def __init__(self, base_url: str, secret: str = DEFAULT_SECRET, timeout: float = 10) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        secret: str = DEFAULT_SECRET,
+        timeout: float = 10,
+        mode: str = signing.JSON_PAYLOAD,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.secret = secret
         self.timeout = timeout
+        self.mode = mode  # the sandbox's --signing-payload
 
     def get(
         self,
@@ -66,7 +73,7 @@ class SandboxClient:
         else:
             raw = body or b""
         ts = str(int(time.time()) if timestamp is None else timestamp)
-        sig = signature or signing.sign(self.secret, "POST", path, ts, body=raw)
+        sig = signature or signing.sign(self.secret, "POST", path, ts, body=raw, mode=self.mode)
         headers = {"x-timestamp": ts, "x-signature": sig, "content-type": "application/json"}
         return self.send("POST", self.base_url + path, raw, headers)
 

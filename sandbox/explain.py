@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from . import doctor, signing
 from .config import DEFAULT_SECRET
@@ -16,7 +15,7 @@ from .config import DEFAULT_SECRET
 def query_from(value: Any) -> str:
     """A query given as a raw string (``a=1&b=2``) or as a mapping, as the client sends it."""
     if isinstance(value, Mapping):
-        return urlencode([(str(k), str(v)) for k, v in value.items()], quote_via=quote)
+        return signing.encode_query(value)
     return str(value or "").lstrip("?")
 
 

@@ -1,4 +1,4 @@
-"""The page totals the store remembers (get-transactions' totalCount) stay exact."""
+"""get-transactions' totalCount is exact after every kind of write, from any connection."""
 
 from __future__ import annotations
 
