@@ -61,7 +61,8 @@ def main() -> None:
 )
 @click.option(
     "--cpu",
-    help="Pin the server to one CPU: auto (default: the last allowed CPU), none, or a number.",
+    help="Pin the server to one CPU: auto (default: a CPU no other sandbox here holds), "
+    "none, or a number.",
 )
 @click.option(
     "--control-token",

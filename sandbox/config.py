@@ -95,7 +95,7 @@ SETTINGS: tuple[Setting, ...] = (
         "--cpu",
         "auto",
         str,
-        "Pin the server to one CPU: auto (the last allowed CPU), none, or a CPU number.",
+        "Pin the server to one CPU: auto (one no other sandbox here holds), none, or a number.",
     ),
     Setting(
         "control_token",

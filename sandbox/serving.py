@@ -8,12 +8,14 @@ jobs and the pytest plugin read it. Everything else goes to stderr.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import signal
 import sys
+import tempfile
 from types import FrameType
-from typing import TextIO
+from typing import IO, TextIO
 
 from waitress.channel import HTTPChannel
 from waitress.server import create_server
@@ -131,23 +133,64 @@ def serve(
 def pin_cpu(setting: str) -> int | None:
     """Keep the whole server on one CPU; returns the CPU, or None when not pinned.
 
-    Python runs one thread at a time (the GIL). When waitress's threads are spread over two
-    cores the GIL hand-offs between cores collapse throughput on this kind of VM: measured
-    here, signed get-balance at 8 connections went from about 4,400 req/s pinned to 64 req/s
-    unpinned (bench/README.md). On one core nothing is lost, and the other cores stay free for
-    the clients.
+    Python runs one thread at a time (the GIL), and each request is handed between waitress's
+    I/O thread and a worker thread at least twice. On one core a hand-off is a context switch;
+    across cores it is a wake-up of another (virtual) CPU, which is what makes the unpinned
+    server slower on this kind of VM: signed get-balance measured 2,400 (8 connections) and
+    1,660 (32) req/s unpinned against 4,000-4,270 pinned (bench/README.md, "CPU pinning").
+    ``sys.setswitchinterval`` and waitress's ``asyncore_use_poll`` did not change that; one
+    worker thread did at 8 connections only.
+
+    ``auto`` claims a CPU no other sandbox on this machine holds (``claim_cpu``), so that
+    several sandboxes (pytest-xdist workers, parallel CI jobs) spread over the cores instead of
+    sharing one; ``none`` leaves the scheduler alone; a number pins to that CPU.
     """
     if setting == "none" or not hasattr(os, "sched_setaffinity"):
         return None
     allowed = sorted(os.sched_getaffinity(0))
-    if len(allowed) < 2 and setting == "auto":
-        return None
-    cpu = allowed[-1] if setting == "auto" else int(setting)
+    if setting == "auto":
+        if len(allowed) < 2:
+            return None
+        cpu = claim_cpu(allowed)
+    else:
+        cpu = int(setting)
     try:
         os.sched_setaffinity(0, {cpu})
     except OSError:
         return None
     return cpu
+
+
+# The claim of ``claim_cpu``: an open, locked file, held until the process exits.
+_claimed: list[IO[bytes]] = []
+
+
+def claim_cpu(allowed: list[int], lock_dir: str | None = None) -> int:
+    """A CPU of ``allowed`` that no other sandbox of this machine has claimed.
+
+    Each claim is an exclusive ``flock`` on ``sabong-sandbox-cpu-N.lock`` in the temporary
+    directory, released by the kernel when the process ends (however it ends). The search
+    starts at an offset taken from the process id, so that sandboxes that do not share a
+    temporary directory (containers) still tend to spread. With every CPU claimed, the one at
+    that offset is shared.
+    """
+    directory = lock_dir or tempfile.gettempdir()
+    start = os.getpid() % len(allowed)
+    order = allowed[start:] + allowed[:start]
+    for cpu in order:
+        path = os.path.join(directory, f"sabong-sandbox-cpu-{cpu}.lock")
+        try:
+            handle = open(path, "ab")  # noqa: SIM115 - held open for the process's life
+        except OSError:
+            continue
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        _claimed.append(handle)
+        return cpu
+    return order[0]
 
 
 def write_ready_file(path: str, url: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import os
 import signal
 import threading
 import time
@@ -150,3 +151,40 @@ def test_signals_stop_the_server_under_load() -> None:
             stop.set()
             for t in threads:
                 t.join()
+
+
+def test_cpu_claims_spread_over_the_cores(tmp_path: Path) -> None:
+    """``--cpu auto``: each sandbox of a machine takes a CPU no other one holds, while any CPU
+    is free; the claim is a lock the kernel drops when the process ends."""
+    from sandbox import serving
+
+    held = len(serving._claimed)
+    try:
+        claims = [serving.claim_cpu([0, 1, 2], str(tmp_path)) for _ in range(3)]
+        assert sorted(claims) == [0, 1, 2]
+        shared = serving.claim_cpu([0, 1, 2], str(tmp_path))  # all claimed: one is shared
+        assert shared in (0, 1, 2)
+        assert len(serving._claimed) == held + 3
+        for handle in serving._claimed[held:]:
+            handle.close()  # as at the end of a process: the CPUs are free again
+        del serving._claimed[held:]
+        assert serving.claim_cpu([2], str(tmp_path)) == 2
+    finally:
+        for handle in serving._claimed[held:]:
+            handle.close()
+        del serving._claimed[held:]
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to spread over")
+def test_two_sandboxes_started_with_cpu_auto_take_different_cpus(tmp_path: Path) -> None:
+    env = {"TMPDIR": str(tmp_path)}  # their own lock directory: no other sandbox of the machine
+    cpus = []
+    with (
+        ServerProcess(["--port", "0", "--db", ":memory:"], env=env) as a,
+        ServerProcess(["--port", "0", "--db", ":memory:"], env=env) as b,
+    ):
+        for server in (a, b):
+            (line,) = [x for x in server.stderr.decode().splitlines() if "cpu:" in x]
+            cpus.append(line.split()[-1])
+            assert os.sched_getaffinity(server.proc.pid) == {int(cpus[-1])}
+    assert cpus[0] != cpus[1]
