@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, Response, request
+from flask import Request as FlaskRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import RequestRedirect
@@ -118,12 +119,20 @@ class ApiDispatch:
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [answer.body]
 
 
+class TimedRequest(FlaskRequest):
+    """Flask's request, with the time it arrived (for the journal's latency)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.started = time.perf_counter()
+
+
 def _journal_path(path: str) -> str:
     # A login token in the journal would let its reader log in as that user.
     return "/login/<token>" if path.startswith("/login/") else path
 
 
-def record(sandbox: Sandbox, response: Response, started: float) -> None:
+def record(sandbox: Sandbox, response: Response) -> None:
     """Journal a request outside the API (the login page, an unknown path)."""
     environ = request.environ
     length = request.content_length or 0
@@ -139,7 +148,7 @@ def record(sandbox: Sandbox, response: Response, started: float) -> None:
             query=environ.get("QUERY_STRING", "").encode("latin-1"),
             client_id=None,
             status=response.status_code,
-            latency=time.perf_counter() - started,
+            latency=time.perf_counter() - getattr(request, "started", time.perf_counter()),
             signature=None,
             scenario="none",
             request_body=kept,
@@ -155,6 +164,7 @@ def create_app(config: Config | None = None, sandbox: Sandbox | None = None) -> 
     config = config or Config()
     sandbox = sandbox or Sandbox.open(config)
     app = Flask(__name__)
+    app.request_class = TimedRequest
     app.config["MAX_CONTENT_LENGTH"] = limits.MAX_BODY_BYTES
     # OPTIONS is no method of the sandbox: answer it 405 in the envelope, like any wrong method.
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
@@ -170,7 +180,6 @@ def create_app(config: Config | None = None, sandbox: Sandbox | None = None) -> 
 
     @app.before_request
     def refuse_oversized_requests() -> None:
-        request.environ["sandbox.started"] = time.perf_counter()
         if isinstance(request.routing_exception, RequestRedirect):
             raise errors.HttpError(404, errors.HTTP_MESSAGES[404])  # a redirect would be looser
         environ = request.environ
@@ -184,8 +193,7 @@ def create_app(config: Config | None = None, sandbox: Sandbox | None = None) -> 
     def name_the_scenario_and_journal(response: Response) -> Response:
         response.headers.setdefault("X-Sandbox-Scenario", "none")  # as every API answer
         if not request.path.startswith(NOT_JOURNALED):
-            started = request.environ.get("sandbox.started", time.perf_counter())
-            record(sandbox, response, started)
+            record(sandbox, response)
         return response
 
     @app.errorhandler(HTTPException)
