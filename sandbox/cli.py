@@ -14,7 +14,8 @@ from . import __version__, signing
 from .client import curl_command
 from .config import DEFAULT_SECRET, ConfigError, load
 from .explain import explain
-from .scenarios import ScenarioError, ScenarioSet, load_file, settings_from
+from .scenarios import ScenarioError, builtin, load_effective, settings_from
+from .scenarios.model import rule_text
 
 DEFAULT_SCENARIOS = "scenarios.yaml"
 
@@ -82,7 +83,7 @@ def serve(**flags: Any) -> None:
 
     try:
         path = scenarios_path(flags.get("scenarios"))
-        scenarios = load_file(path) if path else ScenarioSet()
+        scenarios = load_effective(path)
         file_values = {**settings_from(scenarios), "scenarios": path}
         config = load(flags, os.environ, file_values)
     except ScenarioError as exc:
@@ -112,17 +113,29 @@ def scenarios() -> None:
 @scenarios.command("check")
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
 def scenarios_check(path: str | None) -> None:
-    """Validate a scenarios file; print each located error and exit 1 when there are any."""
+    """Validate a scenarios file and print the effective set (the built-in scenarios it
+    extends included); print each located error and exit 1 when there are any.
+
+    Without PATH: SANDBOX_SCENARIOS, else ./scenarios.yaml, else the built-in set alone."""
     path = scenarios_path(path)
-    if path is None:
-        raise click.ClickException("no scenarios file: give a PATH or create scenarios.yaml")
     try:
-        loaded = load_file(path)
+        loaded = load_effective(path)
     except ScenarioError as exc:
         click.echo(str(exc), err=True)
         click.echo(f"{len(exc.problems)} problem(s) in {path}", err=True)
         sys.exit(1)
-    click.echo(f"{path}: OK ({len(loaded.rules)} scenarios, {len(loaded.clients)} named clients)")
+    click.echo(f"{path or 'built-in scenarios'}: OK")
+    click.echo(f"effective set: {loaded.describe()}")
+    width = max((len(c) for c in loaded.rules), default=0)
+    shipped = builtin().rules
+    for client_id, rule in sorted(loaded.rules.items()):
+        origin = "built-in" if shipped.get(client_id) == rule else "file"
+        click.echo(f"  {client_id:<{width}}  {rule_text(rule)}  [{origin}]")
+    if loaded.clients:
+        named = ", ".join(
+            f"{c} ({s.balance_cents / 100:.2f})" for c, s in sorted(loaded.clients.items())
+        )
+        click.echo(f"named clients (balance): {named}")
 
 
 @main.group()

@@ -42,6 +42,7 @@ class ServerProcess:
         timeout: float = 20,
         env: dict[str, str] | None = None,
         cmd: list[str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
     ) -> None:
         self.args = [*(cmd or command()), "serve", *args]
         # stderr goes to a file, not a pipe: a long-lived server that logs a lot must never
@@ -52,6 +53,7 @@ class ServerProcess:
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             env={**os.environ, **(env or {})},
+            cwd=cwd,
         )
         self.url = self._wait_for_url(timeout)
 

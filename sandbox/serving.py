@@ -215,7 +215,7 @@ def _banner(
         f"  database: {config.db} ({counts['users']} users, "
         f"{counts['transactions']} transactions)\n"
         f"  secret:   {secret}\n"
-        f"  scenarios: {config.scenarios or '(none)'}\n"
+        f"  scenarios: {sandbox.scenarios.scenarios.describe()}\n"
         f"  cpu:      {'pinned to CPU ' + str(cpu) if cpu is not None else 'not pinned'}\n"
         f"  control:  {url}/__sandbox/ "
         f"({'token required' if sandbox.control_token else 'open on loopback'})\n"

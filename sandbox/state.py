@@ -14,7 +14,7 @@ from typing import Any
 from .config import Config, ConfigError, is_loopback
 from .dates import iso_ms
 from .journal import Journal
-from .scenarios import Engine, ScenarioError, ScenarioSet, load_file
+from .scenarios import Engine, ScenarioError, ScenarioSet, load_effective
 from .store import Store, read_fixtures
 
 log = logging.getLogger("sandbox.scenarios")
@@ -101,7 +101,7 @@ class Sandbox:
     def open(cls, config: Config, scenarios: ScenarioSet | None = None) -> Sandbox:
         """Open every tenant's ledger (filled from the fixtures when empty) and scenarios."""
         if scenarios is None:
-            scenarios = load_file(config.scenarios) if config.scenarios else ScenarioSet()
+            scenarios = load_effective(config.scenarios)
         if config.seed is not None:
             scenarios = replace(scenarios, seed=config.seed)
         fixtures = load_fixture_data(config.fixtures)
@@ -157,7 +157,7 @@ class Sandbox:
         if not path:
             return False
         try:
-            scenarios = load_file(path)
+            scenarios = load_effective(path)
             if self.config.seed is not None:
                 scenarios = replace(scenarios, seed=self.config.seed)
         except ScenarioError as exc:

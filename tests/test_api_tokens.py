@@ -32,7 +32,7 @@ def test_new_user_gets_an_empty_wallet(app: Flask, signed: Signed) -> None:
     assert got["expiresIn"] == 120
     assert got["loginLink"] == f"http://localhost/login/{got['token']}"
     assert got["user"] == {
-        "id": 1021,
+        "id": 1026,  # after the fixtures' 1021 users and the 5 built-in named clients
         "username": "neo",
         "displayId": "NEW_USER",
         "displayName": "Neo A.",
@@ -41,7 +41,7 @@ def test_new_user_gets_an_empty_wallet(app: Flask, signed: Signed) -> None:
     balance = data(
         signed.get("/api/v1/get-balance", {"clientId": "NEW_USER"}, timestamp=1769956200)
     )
-    assert balance == {"userId": 1021, "clientId": "NEW_USER", "balance": 0, "updatedAt": None}
+    assert balance == {"userId": 1026, "clientId": "NEW_USER", "balance": 0, "updatedAt": None}
 
 
 def test_known_user_is_updated(signed: Signed) -> None:

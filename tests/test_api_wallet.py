@@ -30,7 +30,7 @@ def test_credit_exact_body(signed: Signed) -> None:
     assert r.status_code == 200
     assert r.data == (
         b'{"status":"success","message":"Balance credited successfully","data":{"userId":123,'
-        b'"clientId":"CLIENT_001","amount":100,"type":"credit","transactionId":10717,'
+        b'"clientId":"CLIENT_001","amount":100,"type":"credit","transactionId":10721,'
         b'"balance":1600.5}}'
     )
 
@@ -40,7 +40,7 @@ def test_debit_exact_body(signed: Signed) -> None:
     assert r.status_code == 200
     assert r.data == (
         b'{"status":"success","message":"Balance debited successfully","data":{"userId":123,'
-        b'"clientId":"CLIENT_001","amount":0.5,"type":"debit","transactionId":10717,'
+        b'"clientId":"CLIENT_001","amount":0.5,"type":"debit","transactionId":10721,'
         b'"balance":1500}}'
     )
 

@@ -41,7 +41,8 @@ BROKEN = [
     (
         "unknown-top",
         "colour: red\n",
-        "s.yaml:1: colour: unknown key (expected one of: version, secret, seed, duplicateReference, "
+        "s.yaml:1: colour: unknown key (expected one of: version, builtin, secret, seed, "
+        "duplicateReference, "
         "partners, clients, scenarios)",
     ),
     (

@@ -15,7 +15,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -575,7 +574,7 @@ def located(path: Path, line: int, key: str, message: str) -> str:
         pytest.param(
             BROKEN_SCHEMA,
             [
-                (2, "colour", "unknown key (expected one of: version, secret, seed, "),
+                (2, "colour", "unknown key (expected one of: version, builtin, secret, seed, "),
                 (5, "scenarios.QA_SEQUENCE.sequence[1]", "unknown outcome 'explode' (expected "),
                 (7, "scenarios.QA_DELAY.delay", "must be a number, not a mapping"),
                 (10, "scenarios.QA_ENDPOINT.endpoints.get-balanse", "unknown key (expected one "),
@@ -608,9 +607,15 @@ def test_scenarios_check_prints_every_located_error(
 def test_scenarios_check_accepts_the_shipped_file() -> None:
     result = run_cli("scenarios", "check", str(SHIPPED))
     assert result.returncode == 0, result.stderr
-    assert re.fullmatch(
-        rf"{re.escape(str(SHIPPED))}: OK \(10 scenarios, 5 named clients\)\n", result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"{SHIPPED}: OK"
+    assert lines[1] == (
+        f"effective set: {SHIPPED}, extending the built-in set (10 scenarios, "
+        "0 only from the built-in set)"
     )
+    rules = lines[2:-1]
+    assert len(rules) == 10 and all(line.endswith("[built-in]") for line in rules), rules
+    assert lines[-1].startswith("named clients (balance): CLIENT_APPLIED_THEN_FAILED (1000.00)")
 
 
 def test_serve_refuses_a_broken_scenarios_file(tmp_path: Path) -> None:

@@ -5,7 +5,15 @@ with located errors, ``engine`` decides which step applies to each request.
 """
 
 from .engine import Decision, Engine
-from .loader import ScenarioError, load_file, load_text, parse_runtime_rule, settings_from
+from .loader import (
+    ScenarioError,
+    builtin,
+    load_effective,
+    load_file,
+    load_text,
+    parse_runtime_rule,
+    settings_from,
+)
 from .model import ENDPOINTS, FAULTS, OUTCOMES, RESPONSES, ClientSetup, Rule, ScenarioSet, Step
 
 __all__ = [
@@ -20,6 +28,8 @@ __all__ = [
     "ScenarioError",
     "ScenarioSet",
     "Step",
+    "builtin",
+    "load_effective",
     "load_file",
     "load_text",
     "parse_runtime_rule",

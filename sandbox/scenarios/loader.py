@@ -9,7 +9,9 @@ control plane (JSON bodies, where there are no lines). Every problem is collecte
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,8 @@ import yaml
 
 from .model import (
     APPLIED_THEN,
+    BUILTIN,
+    DEFAULT_SEED,
     ENDPOINTS,
     MALFORMED_BODIES,
     OUTCOMES,
@@ -31,6 +35,7 @@ PathKey = tuple[str | int, ...]
 
 TOP_KEYS = (
     "version",
+    "builtin",
     "secret",
     "seed",
     "duplicateReference",
@@ -363,12 +368,18 @@ def validate(document: Any, lines: _Lines | None = None, source: str | None = No
         secret = check.text(top["secret"], ("secret",))
         if secret == "":
             check.fail(("secret",), "must not be empty")
-    seed = 20260201
+    seed = DEFAULT_SEED
     if "seed" in top:
         if isinstance(top["seed"], bool) or not isinstance(top["seed"], int):
             check.fail(("seed",), f"must be an integer, not {_kind(top['seed'])}")
         else:
             seed = top["seed"]
+    extends = True
+    if "builtin" in top:
+        if not isinstance(top["builtin"], bool):
+            check.fail(("builtin",), f"must be true or false, not {_kind(top['builtin'])}")
+        else:
+            extends = top["builtin"]
     duplicate = None
     if "duplicateReference" in top:
         duplicate = check.choice(
@@ -428,7 +439,17 @@ def validate(document: Any, lines: _Lines | None = None, source: str | None = No
             partners[name] = partner_secret
     if check.problems:
         raise ScenarioError(sorted(check.problems, key=lambda p: p.line or 0), source)
-    return ScenarioSet(secret, seed, duplicate, clients, rules, source, partners)
+    return ScenarioSet(
+        secret,
+        seed,
+        duplicate,
+        clients,
+        rules,
+        source,
+        partners,
+        seed_given="seed" in top,
+        extends_builtin=extends,
+    )
 
 
 def load_text(text: str, source: str | None = None) -> ScenarioSet:
@@ -446,6 +467,35 @@ def load_file(path: str | Path) -> ScenarioSet:
     except UnicodeDecodeError:
         raise ScenarioError([Problem((), "not UTF-8 text")], source) from None
     return load_text(text, source)
+
+
+@cache
+def builtin() -> ScenarioSet:
+    """The scenario set shipped in the package: the magic clientIds of the README."""
+    text = resources.files("sandbox.scenarios").joinpath("builtin.yaml").read_text("utf-8")
+    return replace(load_text(text, BUILTIN), from_builtin=frozenset())
+
+
+def extend(base: ScenarioSet, own: ScenarioSet) -> ScenarioSet:
+    """``own`` on top of ``base``: its rules and clients win for their clientIds, its settings
+    where it gives them; the rest of ``base`` stays."""
+    return replace(
+        own,
+        seed=own.seed if own.seed_given else base.seed,
+        duplicate_reference=own.duplicate_reference or base.duplicate_reference,
+        clients={**base.clients, **own.clients},
+        rules={**base.rules, **own.rules},
+        from_builtin=frozenset(set(base.rules) - set(own.rules)),
+    )
+
+
+def load_effective(path: str | Path | None) -> ScenarioSet:
+    """The set a sandbox runs: the built-in one, extended by the file at ``path`` unless the
+    file says ``builtin: false`` (then the file alone)."""
+    if path is None:
+        return builtin()
+    own = load_file(path)
+    return extend(builtin(), own) if own.extends_builtin else own
 
 
 def parse_runtime_rule(value: Any) -> tuple[Rule, int | None]:

@@ -88,6 +88,35 @@ class Rule:
         return out
 
 
+def step_text(step: Step) -> str:
+    """One step in a few words: ``server-error``, ``timeout after 35s``, ``success after 2s``."""
+    text = step.outcome
+    if step.outcome == "timeout":
+        text += f" after {step.after:g}s"
+    elif step.outcome == "applied-then-failed":
+        text += f" ({step.then})"
+    elif step.outcome == "malformed":
+        text += f" ({step.body})"
+    if step.delay is not None:
+        text = f"{step.delay.describe()} delay, then {text}"
+    return text
+
+
+def rule_text(rule: Rule) -> str:
+    """A rule in one line, for ``scenarios check``."""
+    parts = []
+    if rule.steps:
+        text = " -> ".join(step_text(s) for s in rule.steps)
+        if rule.is_sequence:
+            text += " (then cycle)" if rule.cycle else " (then stay)"
+        parts.append(text + (" on every endpoint" if rule.endpoints else ""))
+    for endpoint, own in rule.endpoints.items():
+        parts.append(f"{endpoint}: {rule_text(own)}")
+    if rule.probability != 1.0:
+        parts.append(f"with probability {rule.probability:g}")
+    return "; ".join(parts)
+
+
 def step_summary(step: Step) -> dict[str, Any]:
     out: dict[str, Any] = {"outcome": step.outcome}
     if step.delay is not None:
@@ -114,15 +143,33 @@ class ClientSetup:
     ip_address: str = "127.0.0.1"
 
 
+DEFAULT_SEED = 20260201
+BUILTIN = "built-in"  # the source name of the set shipped in the package
+
+
 @dataclass(frozen=True)
 class ScenarioSet:
-    """Everything a scenarios.yaml holds."""
+    """Everything a scenarios.yaml holds (or the effective set: the built-in one extended)."""
 
     secret: str | None = None
-    seed: int = 20260201
+    seed: int = DEFAULT_SEED
     duplicate_reference: str | None = None
     clients: dict[str, ClientSetup] = field(default_factory=dict)
     rules: dict[str, Rule] = field(default_factory=dict)
-    source: str | None = None  # the file it came from
+    source: str | None = None  # the file it came from, or "built-in"
     # name -> secret; kept out of repr() so that no log line can ever show a secret
     partners: dict[str, str] = field(default_factory=dict, repr=False)
+    seed_given: bool = False  # the file set ``seed`` (else the built-in set's applies)
+    extends_builtin: bool = True  # ``builtin: false`` in the file: it replaces the built-in set
+    from_builtin: frozenset[str] = frozenset()  # the rules that come from the built-in set
+
+    def describe(self) -> str:
+        """Which set this is, for the banner and ``scenarios check``."""
+        if self.source in (None, BUILTIN):
+            return f"the built-in set ({len(self.rules)} scenarios)"
+        if self.extends_builtin:
+            return (
+                f"{self.source}, extending the built-in set ({len(self.rules)} scenarios, "
+                f"{len(self.from_builtin)} only from the built-in set)"
+            )
+        return f"{self.source} ({len(self.rules)} scenarios; builtin: false)"
