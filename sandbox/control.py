@@ -18,7 +18,8 @@ from .errors import ApiError, InvalidSignature, ValidationFailed, dumps, envelop
 from .explain import explain, query_from
 from .scenarios import ScenarioError, parse_runtime_rule
 from .scenarios.engine import TooManyOverrides
-from .state import Sandbox, Tenant
+from .scenarios.loader import PARTNER_NAME
+from .state import DEFAULT_TENANT, MAX_RUNTIME_PARTNERS, PartnerError, Sandbox, Tenant
 
 bp = Blueprint("control", __name__, url_prefix="/__sandbox")
 
@@ -134,6 +135,65 @@ def _scenario_errors(exc: ScenarioError) -> ApiError:
         key = ".".join(str(p) for p in problem.path) or "body"
         errors.setdefault(key, []).append(problem.message)
     return ValidationFailed(errors)
+
+
+def _operator_only() -> None:
+    """Only the operator (the control token, or the open loopback plane) manages partners;
+    a request signed with any secret, the default one included, is a partner's."""
+    if request.headers.get("x-signature"):
+        raise ApiError(envelope("error", "Only the operator manages partners", None), status=403)
+
+
+@bp.get("/partners")
+def list_partners() -> Response:
+    """The partners: configured ones and those created at run time."""
+    _operator_only()
+    sandbox = _sandbox()
+    partners = [
+        {"name": name, "runtime": name in sandbox.runtime_partners}
+        for name in sandbox.tenants
+        if name != DEFAULT_TENANT
+    ]
+    return reply("Partners", {"partners": partners, "max": MAX_RUNTIME_PARTNERS})
+
+
+@bp.post("/partners")
+def create_partner() -> Response:
+    """Create a partner at run time: ``{"name": "..."}``; answers its generated secret, once.
+
+    Its state lives in memory and goes with it (``DELETE /__sandbox/partners/<name>``) or when
+    the sandbox stops: one isolated sandbox per pytest-xdist worker on a shared instance."""
+    _operator_only()
+    body = _json_body()
+    name = body.get("name") if isinstance(body, dict) else None
+    if not isinstance(name, str) or not PARTNER_NAME.fullmatch(name) or name == DEFAULT_TENANT:
+        raise ValidationFailed(
+            {"name": ["The name must be 1-64 letters, digits, _ or - (not 'default')."]}
+        )
+    try:
+        tenant = _sandbox().add_partner(name)
+    except PartnerError as exc:
+        raise ApiError(envelope("failed", str(exc).capitalize(), None), status=409) from None
+    return reply("Partner created", {"name": tenant.name, "secret": tenant.secret}, 201)
+
+
+@bp.delete("/partners/<name>")
+def delete_partner(name: str) -> Response:
+    """Remove a partner created at run time (the operator, or the partner itself, signed)."""
+    sandbox = _sandbox()
+    signed = request.headers.get("x-signature")
+    if signed and g.control_tenant.name != name:
+        raise ApiError(
+            envelope("error", "A partner acts on its own sandbox only", None), status=403
+        )
+    if name in sandbox.tenants and name not in sandbox.runtime_partners:
+        raise ApiError(
+            envelope("failed", "A configured partner cannot be removed at run time", None),
+            status=409,
+        )
+    if not sandbox.remove_partner(name):
+        raise ApiError(envelope("failed", "Unknown partner", None), status=404)
+    return reply("Partner removed", {"name": name})
 
 
 @bp.get("/health")

@@ -43,6 +43,26 @@ def load_fixture_data(directory: str | None) -> dict[str, Any]:
 
 
 DEFAULT_TENANT = "default"
+MAX_RUNTIME_PARTNERS = 64  # bounded: each holds an in-memory copy of the fixtures
+
+
+class PartnerError(ValueError):
+    """A partner cannot be created."""
+
+
+def _tenant(
+    config: Config,
+    name: str,
+    secret: str,
+    scenarios: ScenarioSet,
+    fixtures: dict[str, Any],
+    db: str,
+) -> Tenant:
+    store = Store(tenant_db_path(db, name))
+    store.load_fixtures(fixtures)
+    tenant = Tenant(name, secret, store, Engine(scenarios), Journal(config.journal_size))
+    tenant.create_named_clients()
+    return tenant
 
 
 def tenant_db_path(db: str, name: str) -> str:
@@ -94,8 +114,10 @@ class Sandbox:
     base_url: str | None = None  # set by the server once it knows its port
     # None: the control plane is open (loopback and no token configured)
     control_token: str | None = field(default=None, repr=False)
+    runtime_partners: frozenset[str] = frozenset()  # created through the control plane
     _watcher: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
+    _partners_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def open(cls, config: Config, scenarios: ScenarioSet | None = None) -> Sandbox:
@@ -110,11 +132,7 @@ class Sandbox:
             raise ConfigError("a partner's secret equals the default secret: give it its own")
         tenants: dict[str, Tenant] = {}
         for name, secret in secrets.items():
-            store = Store(tenant_db_path(config.db, name))
-            store.load_fixtures(fixtures)
-            tenant = Tenant(name, secret, store, Engine(scenarios), Journal(config.journal_size))
-            tenant.create_named_clients()
-            tenants[name] = tenant
+            tenants[name] = _tenant(config, name, secret, scenarios, fixtures, config.db)
         token = config.control_token
         if token is None and not is_loopback(config.host):
             token = secrets_module.token_urlsafe(24)  # printed once at start by the server
@@ -145,6 +163,37 @@ class Sandbox:
         """Every tenant back to its starting state."""
         for tenant in self.tenants.values():
             tenant.reset()
+
+    # ------------------------------------------------------------------ runtime partners
+
+    def add_partner(self, name: str) -> Tenant:
+        """A partner created at run time (e.g. one per pytest-xdist worker on a shared
+        sandbox): its own secret, generated here, and its own in-memory ledger, journal,
+        overrides and clock. Raises ``PartnerError`` for a taken name or a full table."""
+        with self._partners_lock:
+            if name in self.tenants:
+                raise PartnerError(f"the partner {name!r} exists already")
+            if len(self.runtime_partners) >= MAX_RUNTIME_PARTNERS:
+                raise PartnerError(f"at most {MAX_RUNTIME_PARTNERS} partners created at run time")
+            secret = secrets_module.token_urlsafe(24)
+            scenarios = self.default.scenarios.scenarios
+            fixtures = load_fixture_data(self.config.fixtures)
+            tenant = _tenant(self.config, name, secret, scenarios, fixtures, ":memory:")
+            # Copy on write: a request iterating the tenants never sees the dict change.
+            self.tenants = {**self.tenants, name: tenant}
+            self.runtime_partners = self.runtime_partners | {name}
+            return tenant
+
+    def remove_partner(self, name: str) -> bool:
+        """Remove a partner created at run time; False if there is none of that name."""
+        with self._partners_lock:
+            if name not in self.runtime_partners:
+                return False
+            tenant = self.tenants[name]
+            self.tenants = {k: v for k, v in self.tenants.items() if k != name}
+            self.runtime_partners = self.runtime_partners - {name}
+        tenant.store.close()
+        return True
 
     def uptime(self) -> float:
         return time.monotonic() - self.started

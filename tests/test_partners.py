@@ -243,3 +243,83 @@ class TestControlToken:
 
 def test_loopback_is_open_by_default(client: FlaskClient) -> None:
     assert client.get("/__sandbox/requests").status_code == 200
+
+
+class TestRuntimePartners:
+    """Partners created through the control plane: one isolated sandbox per test worker."""
+
+    def test_create_use_and_remove(self, app: Flask) -> None:
+        control = app.test_client()
+        r = control.post("/__sandbox/partners", json={"name": "pytest-gw0"})
+        assert r.status_code == 201
+        data = json.loads(r.data)["data"]
+        assert data["name"] == "pytest-gw0" and len(data["secret"]) >= 32
+        worker = as_partner(app, data["secret"])
+        worker.post("/api/v1/credit-balance", {"clientId": "CLIENT_001", "amount": 5})
+        assert balance(worker)[1]["balance"] == 1505.5
+        assert balance(as_partner(app, "sandbox-secret"))[1]["balance"] == 1500.5
+        # Its control requests, signed with its secret, act on its own state only.
+        r = signed_control(app, data["secret"], "POST", "/__sandbox/reset")
+        assert r.status_code == 200 and json.loads(r.data)["data"]["partner"] == "pytest-gw0"
+        assert balance(worker)[1]["balance"] == 1500.5
+        listed = json.loads(control.get("/__sandbox/partners").data)["data"]["partners"]
+        assert listed == [{"name": "pytest-gw0", "runtime": True}]
+        assert control.delete("/__sandbox/partners/pytest-gw0").status_code == 200
+        assert worker.get("/api/v1/get-balance", {"clientId": "CLIENT_001"}).status_code == 401
+        assert control.delete("/__sandbox/partners/pytest-gw0").status_code == 404
+
+    def test_a_partner_may_remove_itself_but_not_others_nor_create(self, app: Flask) -> None:
+        control = app.test_client()
+        a = json.loads(control.post("/__sandbox/partners", json={"name": "a"}).data)["data"]
+        json.loads(control.post("/__sandbox/partners", json={"name": "b"}).data)
+        assert (
+            signed_control(app, a["secret"], "DELETE", "/__sandbox/partners/b").status_code == 403
+        )
+        body = b'{"name":"c"}'
+        assert (
+            signed_control(app, a["secret"], "POST", "/__sandbox/partners", body=body).status_code
+            == 403
+        )
+        default = signed_control(app, "sandbox-secret", "POST", "/__sandbox/partners", body=body)
+        assert default.status_code == 403  # a signature is a partner's, never the operator's
+        assert (
+            signed_control(app, a["secret"], "DELETE", "/__sandbox/partners/a").status_code == 200
+        )
+
+    @pytest.mark.parametrize(
+        ("body", "status"),
+        [
+            ({"name": "bad name"}, 400),
+            ({"name": "default"}, 400),
+            ({}, 400),
+            ({"name": "x" * 65}, 400),
+        ],
+    )
+    def test_bad_names_are_refused(self, app: Flask, body: dict[str, Any], status: int) -> None:
+        assert app.test_client().post("/__sandbox/partners", json=body).status_code == status
+
+    def test_taken_names_configured_partners_and_the_cap(
+        self, hosted: Flask, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from sandbox import state
+
+        control = hosted.test_client()
+        assert control.post("/__sandbox/partners", json={"name": "acme"}).status_code == 409
+        assert control.delete("/__sandbox/partners/acme").status_code == 409
+        monkeypatch.setattr(state, "MAX_RUNTIME_PARTNERS", 2)
+        for name in ("w1", "w2"):
+            assert control.post("/__sandbox/partners", json={"name": name}).status_code == 201
+        r = control.post("/__sandbox/partners", json={"name": "w3"})
+        assert r.status_code == 409
+        assert json.loads(r.data)["message"] == "At most 2 partners created at run time"
+
+    def test_the_token_is_required_off_loopback(self) -> None:
+        app = create_app(Config(db=":memory:", control_token="t0ken-t0ken"))
+        control = app.test_client()
+        assert control.post("/__sandbox/partners", json={"name": "w"}).status_code == 401
+        r = control.post(
+            "/__sandbox/partners",
+            json={"name": "w"},
+            headers={"Authorization": "Bearer t0ken-t0ken"},
+        )
+        assert r.status_code == 201
