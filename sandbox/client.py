@@ -18,15 +18,56 @@ from urllib.parse import urlencode
 from . import signing
 from .config import DEFAULT_SECRET
 
+SIGNATURE_HEADERS = (
+    ("reason", "X-Sandbox-Signature-Reason"),
+    ("detail", "X-Sandbox-Signature-Detail"),
+    ("doctor", "X-Sandbox-Signature-Doctor"),
+    ("signed", "X-Sandbox-String-To-Sign"),
+)
+
 
 @dataclass
 class Reply:
+    """One answer of the sandbox. Its ``repr`` is what a failing assertion shows: for a 401,
+    why the signature failed, the doctor's finding and the StringToSign the sandbox built."""
+
     status: int
     headers: Message
     body: bytes
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+    def explain(self) -> str:
+        """The answer in a few lines: status, scenario, body and, for a 401, the diagnosis."""
+        lines = [f"HTTP {self.status}, scenario: {self.headers.get('X-Sandbox-Scenario', '-')}"]
+        lines.append("body: " + self.body[:500].decode("utf-8", "replace"))
+        for label, header in SIGNATURE_HEADERS:
+            value = self.headers.get(header)
+            if value:
+                lines.append(f"signature {label}: {value}")
+        return "\n".join(lines)
+
+    def expect(self, status: int = 200) -> Reply:
+        """This reply, if its status is ``status``; else an AssertionError that explains it."""
+        if self.status != status:
+            raise AssertionError(f"expected HTTP {status}, got:\n{self.explain()}")
+        return self
+
+    def __repr__(self) -> str:
+        # One line, the diagnosis first: pytest cuts a long repr in its assertion message.
+        parts = [f"<Reply {self.status}"]
+        reason = self.headers.get("X-Sandbox-Signature-Reason")
+        if reason:
+            parts[0] += f" signature {reason}"
+            doctor = self.headers.get("X-Sandbox-Signature-Doctor")
+            parts.append(
+                f"doctor: {doctor}"
+                if doctor
+                else self.headers.get("X-Sandbox-Signature-Detail", "")
+            )
+        parts.append("body: " + self.body[:300].decode("utf-8", "replace"))
+        return " | ".join(parts) + ">"
 
 
 class SandboxClient:
@@ -38,11 +79,13 @@ class SandboxClient:
         secret: str = DEFAULT_SECRET,
         timeout: float = 10,
         mode: str = signing.JSON_PAYLOAD,
+        token: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.secret = secret
         self.timeout = timeout
         self.mode = mode  # the sandbox's --signing-payload
+        self.token = token  # the control plane's bearer token, for unsigned control requests
 
     def get(
         self,
@@ -76,6 +119,23 @@ class SandboxClient:
         sig = signature or signing.sign(self.secret, "POST", path, ts, body=raw, mode=self.mode)
         headers = {"x-timestamp": ts, "x-signature": sig, "content-type": "application/json"}
         return self.send("POST", self.base_url + path, raw, headers)
+
+    def control(
+        self, method: str, path: str, body: Any = None, *, signed: bool = False, query: str = ""
+    ) -> Reply:
+        """A control-plane request (``path`` under ``/__sandbox``), with the bearer token if
+        any; ``signed``: signed with the secret, so that it acts on that secret's tenant."""
+        full = "/__sandbox" + path
+        raw = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        headers = {} if raw is None else {"content-type": "application/json"}
+        if signed:
+            ts = str(int(time.time()))
+            sig = signing.sign(self.secret, method, full, ts, query=query, body=raw, mode=self.mode)
+            headers.update({"x-timestamp": ts, "x-signature": sig})
+        elif self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        url = self.base_url + full + (f"?{query}" if query else "")
+        return self.send(method, url, raw, headers)
 
     def transactions(self, client_id: str) -> tuple[int, list[dict[str, Any]]]:
         """(totalCount, every transaction) of a wallet, paged 100 at a time in id order."""

@@ -1,24 +1,41 @@
-"""pytest plugin: a real sandbox server per test session, reset before each test.
+"""pytest plugin: a real sandbox per test session, isolated and reset before each test.
 
-Registered under the ``pytest11`` entry point; it adds options and fixtures only, no autouse
-fixture, so a test run that does not ask for ``sabong_sandbox`` is unaffected.
+Registered under the ``pytest11`` entry point; it adds options, fixtures and hooks that only
+act on tests that ask for ``sabong_sandbox``: a run that does not use it is unaffected.
 
     def test_credit(sabong_sandbox):
         sabong_sandbox.force("CLIENT_001", "server-error", times=1)
         reply = sabong_sandbox.post("credit-balance", {"clientId": "CLIENT_001", "amount": 5})
         assert reply.status == 500
+        sabong_sandbox.assert_requested("credit-balance", client_id="CLIENT_001", count=1)
 
-One server process per session (``sabong-sandbox serve --port 0 --db :memory:``, its URL read
-from the ``SANDBOX_URL=`` line); under pytest-xdist each worker is a session, so each gets its
-own server and state. A crashed server, or a 500 that no scenario forced, fails the test with
-the server's stderr in the message.
+Where the sandbox comes from:
+
+- by default, each session (each pytest-xdist worker) starts its own server process
+  (``sabong-sandbox serve --port 0 --db :memory:``; ``--cpu auto`` spreads the workers' servers
+  over the cores) and stops it at the end;
+- with ``--sabong-sandbox-url`` (one shared, already running sandbox), each session creates a
+  partner of its own through the control plane (``POST /__sandbox/partners``; the operator's
+  token from ``--sabong-sandbox-token`` when the control plane is protected) and works only in
+  it: its own ledger, journal, scenarios and clock, so that resets never cross between workers.
+  Requests are then signed with that partner's generated secret (``sabong_sandbox.secret``).
+  If no partner can be created (no token for a protected sandbox) the session uses the given
+  secret directly, which is safe for one session only: under xdist it stops with an error
+  that says why, never with silent cross-talk.
+
+A test fails, in its own call phase, when the server crashed or answered a 500 that no scenario
+forced during it; its report then carries the server's stderr. A failing test's report also
+lists the requests the sandbox refused with 401 during it, with the doctor's finding.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+import os
+import secrets
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 from typing import Any
+from urllib.error import URLError
 from urllib.parse import urlencode
 
 import pytest
@@ -28,31 +45,55 @@ from .config import DEFAULT_SECRET
 from .process import ServerProcess, StartError
 
 API_PREFIX = "/api/v1/"
+TOKEN_ENV = "SABONG_SANDBOX_TOKEN"
+URL_ENV = "SABONG_SANDBOX_URL"
+BOX = "sabong_sandbox"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("sabong-sandbox")
     group.addoption(
         "--sabong-sandbox-url",
-        help="Use this running sandbox instead of starting one (it is reset before each test).",
+        help=f"Use this running sandbox instead of starting one (env {URL_ENV}); each session "
+        "works in a partner of its own there.",
+    )
+    group.addoption(
+        "--sabong-sandbox-token",
+        help=f"The control plane's bearer token of a protected sandbox (env {TOKEN_ENV}).",
     )
     group.addoption("--sabong-sandbox-scenarios", help="scenarios.yaml for the started sandbox.")
     group.addoption("--sabong-sandbox-seed", type=int, help="Seed for the started sandbox.")
     group.addoption(
         "--sabong-sandbox-secret",
         default=None,
-        help="The secret requests are signed with (default: sandbox-secret).",
+        help="The secret to sign with (default: sandbox-secret; on a shared sandbox, the "
+        "generated secret of the session's own partner).",
     )
+
+
+@dataclass
+class Session:
+    """The session's sandbox: where it is, how to sign, whose state this session owns."""
+
+    url: str
+    secret: str
+    process: ServerProcess | None = None  # None: a shared sandbox, not started here
+    partner: str | None = None  # the partner created for this session on a shared sandbox
+    token: str | None = None
+
+    def client(self) -> SandboxClient:
+        return SandboxClient(self.url, self.secret, token=self.token)
 
 
 class SabongSandbox:
     """One test's handle on the sandbox: signed requests, scenarios, journal, clock."""
 
-    def __init__(self, url: str, secret: str, process: ServerProcess | None) -> None:
-        self.url = url
-        self.secret = secret
-        self.process = process
-        self.client = SandboxClient(url, secret)
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.url = session.url
+        self.secret = session.secret
+        self.process = session.process
+        self.client = session.client()
 
     @staticmethod
     def _path(path: str) -> str:
@@ -66,12 +107,13 @@ class SabongSandbox:
         """A signed POST; ``path`` may be short (``"credit-balance"``)."""
         return self.client.post(self._path(path), body, **kwargs)
 
-    def control(self, method: str, path: str, body: Any = None) -> Reply:
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"content-type": "application/json"} if data is not None else {}
-        reply = self.client.send(method, f"{self.url}/__sandbox{path}", data, headers)
+    def control(self, method: str, path: str, body: Any = None, query: str = "") -> Reply:
+        """A control-plane request on this session's state (signed with its partner's secret
+        on a shared sandbox); an error answer fails the test with the sandbox's explanation."""
+        signed = self.session.partner is not None
+        reply = self.client.control(method, path, body, signed=signed, query=query)
         if reply.status >= 400:
-            raise AssertionError(f"{method} /__sandbox{path} -> {reply.status}: {reply.body!r}")
+            raise AssertionError(f"{method} /__sandbox{path} failed:\n{reply.explain()}")
         return reply
 
     def force(
@@ -89,7 +131,8 @@ class SabongSandbox:
             body["outcome"] = outcome
         if times is not None:
             body["times"] = times
-        return self.control("PUT", f"/scenarios/{client_id}", body).json()["data"]  # type: ignore[no-any-return]
+        data: dict[str, Any] = self.control("PUT", f"/scenarios/{client_id}", body).json()["data"]
+        return data
 
     def clear(self, client_id: str | None = None) -> None:
         self.control("DELETE", f"/scenarios/{client_id}" if client_id else "/scenarios")
@@ -100,7 +143,7 @@ class SabongSandbox:
         status: int | list[int] | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """The journal, newest first."""
+        """The journal of this test (it is cleared by the reset before it), newest first."""
         query: dict[str, Any] = {}
         if client_id:
             query["clientId"] = client_id
@@ -108,8 +151,47 @@ class SabongSandbox:
             query["status"] = ",".join(map(str, status if isinstance(status, list) else [status]))
         if limit is not None:
             query["limit"] = limit
-        suffix = f"?{urlencode(query)}" if query else ""
-        return self.control("GET", f"/requests{suffix}").json()["data"]["requests"]  # type: ignore[no-any-return]
+        reply = self.control("GET", "/requests", query=urlencode(query))
+        entries: list[dict[str, Any]] = reply.json()["data"]["requests"]
+        return entries
+
+    def assert_requested(
+        self,
+        endpoint: str | None = None,
+        *,
+        client_id: str | None = None,
+        status: int | None = None,
+        count: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Assert what the sandbox received in this test, in the style of WireMock's
+        ``verify``: ``count`` requests (at least one when not given) of ``endpoint``
+        (``"credit-balance"`` or a path), for ``client_id``, answered ``status``. Fails with
+        every request it did receive, each marked as matching or not, and why not."""
+        path = self._path(endpoint) if endpoint else None
+        wanted = {"path": path, "clientId": client_id, "status": status}
+        received = list(reversed(self.requests()))  # oldest first, as they happened
+        matching, lines = [], []
+        for entry in received:
+            differs = [k for k, v in wanted.items() if v is not None and entry.get(k) != v]
+            line = (
+                f"{entry['method']} {entry['path']} clientId={entry.get('clientId')} "
+                f"-> {entry['status'] or 'dropped'}"
+            )
+            if differs:
+                lines.append(f"    {line}   ({', '.join(differs)} differs)")
+            else:
+                matching.append(entry)
+                lines.append(f"  + {line}")
+        ok = len(matching) == count if count is not None else bool(matching)
+        if not ok:
+            what = " ".join(f"{k}={v}" for k, v in wanted.items() if v is not None) or "any"
+            expected = f"{count}" if count is not None else "at least 1"
+            raise AssertionError(
+                f"expected {expected} request(s) matching {what}; the sandbox received "
+                f"{len(matching)} matching of {len(received)} in this test:\n"
+                + ("\n".join(lines) or "    (none)")
+            )
+        return matching
 
     def shift_clock(self, seconds: float) -> None:
         """Shift the sandbox clock (e.g. -301 to make fresh timestamps look expired)."""
@@ -119,75 +201,195 @@ class SabongSandbox:
         self.control("POST", "/reset")
 
     def balance(self, client_id: str) -> Any:
-        return self.get("get-balance", {"clientId": client_id}).json()["data"]["balance"]
+        return (
+            self.get("get-balance", {"clientId": client_id}).expect(200).json()["data"]["balance"]
+        )
 
     def server_stderr(self) -> str:
         return self.process.stderr.decode("utf-8", "replace") if self.process else ""
 
+    def problems(self) -> list[str]:
+        """What went wrong on the server's side during the test: a crash, or a 500 that no
+        scenario forced (a bug of the sandbox's, or of what the test drove it to)."""
+        if self.process is not None and not self.process.alive():
+            return [f"the sabong sandbox exited with code {self.process.proc.returncode}"]
+        unexpected = [e for e in self.requests(status=500) if e.get("scenario", "none") == "none"]
+        return (
+            [
+                "the sabong sandbox answered 500 without a scenario forcing it:\n  "
+                + "\n  ".join(
+                    f"{e['method']} {e['path']} -> 500 {e['responseBody']}" for e in unexpected
+                )
+            ]
+            if unexpected
+            else []
+        )
 
-@pytest.fixture(scope="session")
-def sabong_sandbox_server(
-    request: pytest.FixtureRequest,
-) -> Iterator[tuple[str, ServerProcess | None]]:
-    """The session's sandbox: (url, process); the process is None with --sabong-sandbox-url."""
-    config = request.config
-    url = config.getoption("--sabong-sandbox-url")
-    if url:
-        yield url.rstrip("/"), None
-        return
-    args = ["--port", "0", "--db", ":memory:", "--quiet"]
+    def refused(self) -> list[str]:
+        """The requests the sandbox answered 401 in this test, with the doctor's finding."""
+        lines = []
+        for e in reversed(self.requests(status=401)):
+            signature = e.get("signature") or {}
+            lines.append(f"{e['method']} {e['path']} clientId={e.get('clientId')}")
+            for key in ("verdict", "detail", "finding", "stringToSign"):
+                if signature.get(key):
+                    lines.append(f"    {key}: {signature[key]}")
+        return lines
+
+
+def _stderr_tail(box: SabongSandbox, limit: int = 4000) -> str:
+    text = box.server_stderr()
+    return f"\n--- server stderr ---\n{text[-limit:]}" if text else ""
+
+
+# --------------------------------------------------------------------------- the session
+
+
+def _start(config: pytest.Config, secret: str) -> Session:
+    args = ["--port", "0", "--db", ":memory:", "--quiet", "--secret", secret]
     scenarios = config.getoption("--sabong-sandbox-scenarios")
     if scenarios:
         args += ["--scenarios", scenarios]
     seed = config.getoption("--sabong-sandbox-seed")
     if seed is not None:
         args += ["--seed", str(seed)]
-    secret = config.getoption("--sabong-sandbox-secret")
-    if secret:
-        args += ["--secret", secret]
     try:
         process = ServerProcess(args)
     except StartError as exc:
-        pytest.fail(f"the sabong sandbox did not start: {exc}", pytrace=False)
+        pytest.fail(f"sabong-sandbox: the sandbox did not start: {exc}", pytrace=False)
+    return Session(process.url, secret, process)
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _options(config: pytest.Config) -> tuple[str | None, str | None]:
+    """The shared sandbox's URL and the control token, from the options or the environment."""
+    url = config.getoption("--sabong-sandbox-url") or os.environ.get(URL_ENV)
+    token = config.getoption("--sabong-sandbox-token")
+    return url, token if token is not None else os.environ.get(TOKEN_ENV)
+
+
+def _workers(config: pytest.Config) -> int:
+    numprocesses = getattr(config.option, "numprocesses", None)  # pytest-xdist's -n
+    return int(numprocesses) if isinstance(numprocesses, int) else 0
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Check the options once, in the main process, before any test: a bad one stops the
+    run with one line that names the problem and the fix (exit code 2)."""
+    config = session.config
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller checked already
+        return
+    url, token = _options(config)
+    if token is not None and not token.strip():
+        pytest.exit(
+            "sabong-sandbox: the control token is empty: give --sabong-sandbox-token a value "
+            f"or unset {TOKEN_ENV}",
+            returncode=2,
+        )
+    if not url:
+        return
+    client = SandboxClient(url, token=token, timeout=5)
     try:
-        yield process.url, process
+        health = client.control("GET", "/health")
+    except (URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        pytest.exit(
+            f"sabong-sandbox: {url} does not answer ({reason}): start the sandbox there, or "
+            "fix --sabong-sandbox-url",
+            returncode=2,
+        )
+    if health.status != 200:
+        pytest.exit(
+            f"sabong-sandbox: {url} is no sabong sandbox (health answered HTTP {health.status})",
+            returncode=2,
+        )
+    workers = _workers(config)
+    if workers > 1 and client.control("GET", "/partners").status != 200:
+        pytest.exit(
+            f"sabong-sandbox: cannot give each of the {workers} xdist workers its own state on "
+            f"{url}: its control plane is protected; pass --sabong-sandbox-token or set "
+            f"{TOKEN_ENV} (without it, resets would cross between workers)",
+            returncode=2,
+        )
+
+
+def _shared(url: str, token: str | None, secret: str) -> Session:
+    """A session of its own on a shared sandbox: a partner created for it, when possible
+    (``pytest_sessionstart`` has checked that it is when several workers share the sandbox)."""
+    session = Session(url.rstrip("/"), secret, token=token)
+    name = f"pytest-{_worker()}-{secrets.token_hex(4)}"
+    created = session.client().control("POST", "/partners", {"name": name})
+    if created.status == 201:
+        data = created.json()["data"]
+        return Session(session.url, data["secret"], partner=data["name"], token=token)
+    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+        pytest.fail(
+            f"sabong-sandbox: this worker cannot have a partner of its own on {url}:\n"
+            + created.explain(),
+            pytrace=False,
+        )
+    return session  # one session: its own secret's state is its own
+
+
+@pytest.fixture(scope="session")
+def sabong_sandbox_server(request: pytest.FixtureRequest) -> Iterator[Session]:
+    """The session's sandbox (started here, or a partner of its own on a shared one)."""
+    config = request.config
+    secret = config.getoption("--sabong-sandbox-secret") or DEFAULT_SECRET
+    url, token = _options(config)
+    session = _shared(url, token, secret) if url else _start(config, secret)
+    try:
+        yield session
     finally:
-        process.stop()
+        if session.process is not None:
+            session.process.stop()
+        elif session.partner is not None:
+            SandboxClient(session.url, session.secret).control(
+                "DELETE", f"/partners/{session.partner}", signed=True
+            )
 
 
 @pytest.fixture
-def sabong_sandbox(
-    request: pytest.FixtureRequest, sabong_sandbox_server: tuple[str, ServerProcess | None]
-) -> Iterator[SabongSandbox]:
-    """A sandbox reset for this test; fails the test if the server crashes or answers an
-    unforced 500."""
-    url, process = sabong_sandbox_server
-    secret = request.config.getoption("--sabong-sandbox-secret") or DEFAULT_SECRET
-    box = SabongSandbox(url, secret, process)
-    _check_alive(box)
+def sabong_sandbox(sabong_sandbox_server: Session) -> SabongSandbox:
+    """The sandbox, reset for this test."""
+    box = SabongSandbox(sabong_sandbox_server)
+    crashed = box.problems() if box.process is not None and not box.process.alive() else []
+    if crashed:
+        pytest.fail(crashed[0] + _stderr_tail(box), pytrace=False)
     box.reset()
-    yield box
-    _check_alive(box)
-    unexpected = [e for e in box.requests(status=500) if e.get("scenario", "none") == "none"]
-    if unexpected:
-        lines = [f"{e['method']} {e['path']} -> 500 {e['responseBody']}" for e in unexpected]
-        pytest.fail(
-            "the sabong sandbox answered 500 without a scenario forcing it:\n  "
-            + "\n  ".join(lines)
-            + _stderr_tail(box),
-            pytrace=False,
-        )
+    return box
 
 
-def _check_alive(box: SabongSandbox) -> None:
-    if box.process is not None and not box.process.alive():
-        pytest.fail(
-            f"the sabong sandbox exited with code {box.process.proc.returncode}"
-            + _stderr_tail(box),
-            pytrace=False,
-        )
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """Fail the test itself (not its teardown) when the sandbox crashed or answered an
+    unforced 500 while it ran."""
+    result = yield
+    box = getattr(item, "funcargs", {}).get(BOX)
+    if isinstance(box, SabongSandbox):
+        problems = box.problems()
+        if problems:
+            pytest.fail("\n".join(problems) + _stderr_tail(box), pytrace=False)
+    return result
 
 
-def _stderr_tail(box: SabongSandbox, limit: int = 4000) -> str:
-    text = box.server_stderr()
-    return f"\n--- server stderr ---\n{text[-limit:]}" if text else ""
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test that used the sandbox: its report lists the 401s of the test."""
+    report: pytest.TestReport = yield
+    box = getattr(item, "funcargs", {}).get(BOX)
+    if report.when == "call" and report.failed and isinstance(box, SabongSandbox):
+        try:
+            refused = box.refused()
+        except Exception:  # the sandbox may be what failed: the report must not
+            refused = []
+        if refused:
+            report.sections.append(
+                ("sabong-sandbox: requests refused with 401 in this test", "\n".join(refused))
+            )
+    return report
