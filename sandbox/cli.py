@@ -20,6 +20,12 @@ from .scenarios.model import rule_text
 DEFAULT_SCENARIOS = "scenarios.yaml"
 
 
+class UserError(click.ClickException):
+    """A mistake of the user's (a setting, a file): one clear line, exit code 2, no trace."""
+
+    exit_code = 2
+
+
 @click.group()
 @click.version_option(__version__, prog_name="sabong-sandbox")
 def main() -> None:
@@ -87,14 +93,25 @@ def serve(**flags: Any) -> None:
         file_values = {**settings_from(scenarios), "scenarios": path}
         config = load(flags, os.environ, file_values)
     except ScenarioError as exc:
-        raise click.ClickException(f"the scenarios file is broken:\n{exc}") from None
+        raise UserError(scenario_problem(exc)) from None
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise UserError(str(exc)) from None
     try:
         code = run(config, scenarios)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise UserError(str(exc)) from None
     sys.exit(code)
+
+
+def scenario_problem(exc: ScenarioError) -> str:
+    """A file that cannot be read is one line with the fix; a broken one lists each error."""
+    (first, *others) = exc.problems
+    if not others and not first.path and first.line is None:
+        return (
+            f"cannot use the scenarios file {exc.source}: {first.message} (give an existing "
+            "file to --scenarios or SANDBOX_SCENARIOS, or leave both unset for the built-in set)"
+        )
+    return f"the scenarios file is broken:\n{exc}"
 
 
 def scenarios_path(flag: str | None) -> str | None:
@@ -148,7 +165,13 @@ def fixtures() -> None:
 @click.option("--seed", type=int, default=None, help="Faker seed (default: the fixed one).")
 def fixtures_generate(out: str, seed: int | None) -> None:
     """Write the deterministic seed data (users.json, transactions.json) into OUT."""
-    from . import fakedata
+    try:
+        from . import fakedata
+    except ImportError as exc:  # Faker is an extra: the committed fixtures ship as data
+        raise UserError(
+            f"fixtures generate needs Faker ({exc.name} is not installed): "
+            "pip install 'sabong-sandbox[fixtures]'"
+        ) from None
 
     paths = fakedata.write(out, seed if seed is not None else fakedata.DEFAULT_SEED)
     for path in paths:

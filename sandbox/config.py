@@ -215,6 +215,11 @@ def _check(config: Config) -> None:
         raise ConfigError("threads must be >= 1")
     if not config.secret:
         raise ConfigError("secret must not be empty")
+    if config.control_token is not None and not config.control_token.strip():
+        raise ConfigError(
+            "the control token is empty: give --control-token (or SANDBOX_CONTROL_TOKEN) a "
+            "value, or leave it unset to have one generated off loopback"
+        )
 
 
 CONFIG_KEYS = tuple(f.name for f in fields(Config) if f.name != "sources")

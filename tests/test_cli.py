@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from sandbox import signing
 from sandbox.cli import main
-from sandbox.process import ServerProcess
+from sandbox.process import ServerProcess, command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -114,3 +114,44 @@ def test_fixtures_generate_matches_the_committed_files(tmp_path: Path) -> None:
     assert code == 0
     for name in ("users.json", "transactions.json"):
         assert (tmp_path / name).read_bytes() == (ROOT / "fixtures" / name).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["--scenarios", "/no/such/scenarios.yaml"],
+            "Error: cannot use the scenarios file /no/such/scenarios.yaml: cannot read: No such "
+            "file or directory (give an existing file to --scenarios or SANDBOX_SCENARIOS, or "
+            "leave both unset for the built-in set)",
+        ),
+        (
+            ["--control-token", " "],
+            "Error: the control token is empty: give --control-token (or SANDBOX_CONTROL_TOKEN) "
+            "a value, or leave it unset to have one generated off loopback",
+        ),
+    ],
+    ids=["missing scenarios file", "empty token"],
+)
+def test_a_users_mistake_is_one_line_and_exit_code_2(args: list[str], line: str) -> None:
+    result = subprocess.run(
+        [*command(), "serve", "--port", "0", *args], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == line + "\n"
+
+
+def test_fixtures_generate_without_faker_says_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "faker", None)  # as if the extra were not installed
+    monkeypatch.delitem(sys.modules, "sandbox.fakedata", raising=False)
+    result = CliRunner().invoke(main, ["fixtures", "generate", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output == (
+        "Error: fixtures generate needs Faker (faker is not installed): "
+        "pip install 'sabong-sandbox[fixtures]'\n"
+    )
