@@ -11,36 +11,11 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
-PIP_WHEEL = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps"]
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
-    out = tmp_path_factory.mktemp("wheel")
-    # Built from a clean copy: setuptools' build/ directory in a checkout can carry stale files.
-    source = out / "source"
-    shutil.copytree(
-        ROOT,
-        source,
-        symlinks=True,
-        ignore=shutil.ignore_patterns(
-            ".git", ".venv", "build", "*.egg-info", "node_modules", "__pycache__", ".*cache"
-        ),
-    )
-    subprocess.run(
-        [*PIP_WHEEL, "-w", str(out), str(source)],
-        check=True,
-        capture_output=True,
-    )
-    (built,) = out.glob("sabong_sandbox-*.whl")
-    return zipfile.ZipFile(built)
-
-
-def test_the_wheel_has_every_module_and_data_file(wheel: zipfile.ZipFile) -> None:
-    names = set(wheel.namelist())
+def test_the_wheel_has_every_module_and_data_file(built_wheel: Path) -> None:
+    names = set(zipfile.ZipFile(built_wheel).namelist())
     package = ROOT / "sandbox"
     wanted = {
         p.relative_to(ROOT).as_posix()

@@ -1,0 +1,1 @@
+"""The partner's wallet client: its own code, written from the public API docs."""
