@@ -1,27 +1,19 @@
 """Memory of a long-running sabong-sandbox over 100,000 requests of a realistic mix.
 
-Starts ``sabong-sandbox serve`` as a child process, by default on a SQLite *file* database in a
-temporary directory (the long-running staging mode; ``--db memory`` for ``:memory:``), warms it
-up (2,000 requests of the same mix), records its resident memory (``VmRSS`` and ``VmHWM`` from
-``/proc/<pid>/status``) as the baseline, then sends 100,000 more requests and samples the memory
-every 10,000 of them, together with the journal's newest id and the database file sizes.
+Starts ``sabong-sandbox serve``, by default on a SQLite *file* database in a temporary
+directory (the long-running staging mode; ``--db memory`` for ``:memory:``), warms it up
+(2,000 requests of the same mix), records its resident memory (``VmRSS`` and ``VmHWM`` from
+``/proc/<pid>/status``) as the baseline, then sends ``--requests`` more and samples the memory
+every ``--sample-every``, with the journal's newest id and the database file sizes.
 
-The mix touches every per-request structure of the server that could keep something: signed
-get-balance for many different clientIds (most unknown, so 404; some known, including users
-created earlier in the run), signed credits and debits with unique references, get-transactions
-with filters, sorts and pages, generate-auth-token for a new user each time (users and tokens
-accumulate), requests with wrong signatures (the signature doctor runs on each: a few common
-mistakes and a wrong secret, its worst case), expired timestamps, forced scenarios set through
-the control plane (``PUT /__sandbox/scenarios/<id>`` with ``{"outcome": "server-error",
-"times": 1}``, then a request for that clientId, answered 500) for a rotating set of clientIds,
-unknown paths, and login links with unknown tokens.
-
-Every request is precomputed and signed in batches (a signature stays valid 300 s; a batch
-is signed just before it is sent and must be answered within ``BATCH_SECONDS``), then replayed
-in order by wrk with a Lua script that rotates through them (one connection per wrk thread,
-each thread stopped right after its last answer), or by a built-in Python generator (one
-keep-alive ``http.client`` connection per thread). Each answer's status is checked against the
-status its kind must get, so the mix is known to have done what it claims.
+The mix touches every per-request structure that could keep something: get-balance for many
+clientIds (most unknown), credits and debits with unique references, get-transactions with
+filters, sorts and pages, generate-auth-token for new users (users and tokens accumulate),
+wrong signatures (the signature doctor runs on each), expired timestamps, forced scenarios set
+through the control plane for a rotating set of clientIds, unknown paths and login links with
+unknown tokens. Every request is precomputed and signed in batches (a signature stays valid
+300 s; a batch must be answered within ``BATCH_SECONDS``) and replayed in order by wrk, one
+connection per wrk thread, each answer's status checked against the one its kind must get.
 
 The growth from the post-warm-up baseline to the end is compared with a 20 MB target.
 This is a script, not a test: ``python bench/rss.py --help``.
@@ -30,36 +22,25 @@ This is a script, not a test: ``python bench/rss.py --help``.
 from __future__ import annotations
 
 import argparse
-import http.client
+import contextlib
 import json
-import os
-import platform
 import random
-import re
-import shlex
-import shutil
-import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from load import cpu_model, wrk_version  # bench/load.py: the same machine description
+import harness
+from harness import Request, WrkResult
 
 from sandbox import signing
 from sandbox.client import SandboxClient
-from sandbox.process import ServerProcess
 
-SECRET = "sandbox-secret"
 BALANCE = "/api/v1/get-balance"
 CREDIT = "/api/v1/credit-balance"
 DEBIT = "/api/v1/debit-balance"
@@ -67,10 +48,6 @@ TRANSACTIONS = "/api/v1/get-transactions"
 TOKEN = "/api/v1/generate-auth-token"
 SCENARIOS = "/__sandbox/scenarios/"
 JOURNAL = "/__sandbox/requests"
-
-HERE = Path(__file__).resolve().parent
-README = HERE / "README.md"
-REPO = HERE.parent
 SECTION = "## Memory over 100,000 requests"
 TARGET_MB = 20.0
 BATCH_SECONDS = 240  # a batch's signatures must still be valid (300 s) when its last is sent
@@ -101,67 +78,19 @@ BAD_SIGNATURES = (
     "wrong-secret",
     "expired-timestamp",
 )
-FORCED_BODY = '{"outcome":"server-error","times":1}'
-
-
-# --------------------------------------------------------------------------- requests
-
-
-@dataclass(frozen=True)
-class Req:
-    """One precomputed request and the statuses its kind must get."""
-
-    kind: str
-    expect: str  # accepted statuses joined with "|", e.g. "200" or "404|405"
-    method: str
-    path: str  # with the query string
-    body: str = ""
-    headers: tuple[tuple[str, str], ...] = ()
-
-    def line(self, thread: int) -> str:
-        """A tab-separated line for the Lua script (no field holds a tab or a newline)."""
-        fields = [str(thread), self.kind, self.expect, self.method, self.path, self.body]
-        for name, value in self.headers:
-            fields += [name, value]
-        assert not any("\t" in f or "\n" in f for f in fields), fields
-        return "\t".join(fields)
-
-
-def signature(secret: str, method: str, path: str, ts: str, payload: bytes) -> str:
-    """HMAC of exactly ``method + path + ts + payload``: a client's own (maybe wrong) idea of
-    the StringToSign, with none of ``signing.sign``'s canonicalization."""
-    return signing.hmac_hex(secret, signing.string_to_sign(method, path, ts, payload))
-
-
-def signed_get(
-    kind: str,
-    expect: str,
-    path: str,
-    query: str,
-    ts: str,
-    *,
-    secret: str = SECRET,
-    method: str = "GET",
-    payload: str | None = None,
-) -> Req:
-    """A GET of ``path?query`` signed over the canonical query, or over ``payload`` as given."""
-    signed = signing.canonical_query(query) if payload is None else payload.encode()
-    headers = (("x-timestamp", ts), ("x-signature", signature(secret, method, path, ts, signed)))
-    return Req(kind, expect, "GET", f"{path}?{query}" if query else path, "", headers)
-
-
-def signed_post(
-    kind: str, expect: str, path: str, body: str, ts: str, *, signed_body: str | None = None
-) -> Req:
-    """A POST of ``body`` signed over its canonical JSON, or over ``signed_body`` as given."""
-    payload = signing.canonical_json(body.encode()) if signed_body is None else signed_body.encode()
-    sig = signature(SECRET, "POST", path, ts, payload)
-    headers = (("x-timestamp", ts), ("x-signature", sig), ("Content-Type", "application/json"))
-    return Req(kind, expect, "POST", path, body, headers)
+JSON = (("Content-Type", "application/json"),)
 
 
 def compact(obj: dict[str, Any]) -> str:
     return json.dumps(obj, separators=(",", ":"))
+
+
+def careless_get(kind: str, path: str, query: str, ts: str, method: str, payload: str) -> Request:
+    """A GET signed over a client's own wrong idea of the StringToSign (``method`` and
+    ``payload`` as given, not canonicalized): mistakes ``signing.sign`` cannot make."""
+    message = signing.string_to_sign(method, path, ts, payload.encode())
+    headers = (("x-timestamp", ts), ("x-signature", signing.hmac_hex(harness.SECRET, message)))
+    return Request(kind, "GET", f"{path}?{query}", "", headers, "401")
 
 
 class Mix:
@@ -179,38 +108,36 @@ class Mix:
         self.known = list(FIXTURE_CLIENTS)  # clients that exist (fixtures + created users)
         self._created: list[str] = []  # users created by this batch: known from the next one
 
-    def unique(self) -> int:
-        self.n += 1
-        return self.n
-
-    def batch(self, size: int, threads: int) -> list[list[Req]]:
+    def batch(self, size: int, threads: int) -> list[list[Request]]:
         """``size`` requests, as one ordered queue per connection."""
         ts = str(int(time.time()))
-        queues: list[list[Req]] = [[] for _ in range(threads)]
+        queues: list[list[Request]] = [[] for _ in range(threads)]
         made = 0
         while made < size:
             kind = self.rng.choices(self.kinds, self.weights)[0]
             if kind == "forced" and size - made < 2:
                 continue
-            reqs = self.make(kind, ts)
+            self.n += 1
+            reqs = self.make(kind, self.n, ts)
             min(queues, key=len).extend(reqs)  # a forced pair stays on one connection, in order
             made += len(reqs)
         self.known += self._created
         self._created = []
         return queues
 
-    def make(self, kind: str, ts: str) -> list[Req]:
-        rng, n = self.rng, self.unique()
+    def make(self, kind: str, n: int, ts: str) -> list[Request]:
+        rng = self.rng
         if kind == "balance-unknown":
             query = urlencode({"clientId": f"GHOST_{self.run}_{n}"})
-            return [signed_get(kind, "404", BALANCE, query, ts)]
+            return [harness.signed(kind, "GET", BALANCE, query=query, ts=ts, expect="404")]
         if kind == "balance-known":
             query = urlencode({"clientId": rng.choice(self.known)})
-            return [signed_get(kind, "200", BALANCE, query, ts)]
+            return [harness.signed(kind, "GET", BALANCE, query=query, ts=ts)]
         if kind in ("credit", "debit", "credit-unknown"):
             return [self._money(kind, n, ts)]
         if kind == "transactions":
-            return [signed_get(kind, "200", TRANSACTIONS, self._transactions_query(), ts)]
+            query = self._transactions_query()
+            return [harness.signed(kind, "GET", TRANSACTIONS, query=query, ts=ts)]
         if kind == "token":
             return [self._token(n, ts)]
         if kind == "bad-signature":
@@ -222,10 +149,10 @@ class Mix:
         if kind == "login-unknown":
             token = "".join(rng.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=64))
             accept = "application/json" if n % 2 else "text/html"
-            return [Req(kind, "401", "GET", f"/login/{token}", "", (("Accept", accept),))]
+            return [Request(kind, "GET", f"/login/{token}", "", (("Accept", accept),), "401")]
         raise ValueError(kind)
 
-    def _money(self, kind: str, n: int, ts: str) -> Req:
+    def _money(self, kind: str, n: int, ts: str) -> Request:
         rng = self.rng
         if kind == "debit":
             client, cents, path = rng.choice(RICH_CLIENTS), rng.randint(1, 50), DEBIT
@@ -241,7 +168,8 @@ class Mix:
                 "description": f"bench/rss.py {kind} {n}",
             }
         )
-        return signed_post(kind, "404" if kind == "credit-unknown" else "200", path, body, ts)
+        expect = "404" if kind == "credit-unknown" else "200"
+        return harness.signed(kind, "POST", path, body=body, ts=ts, expect=expect)
 
     def _transactions_query(self) -> str:
         rng = self.rng
@@ -262,7 +190,7 @@ class Mix:
         rng.shuffle(items)  # the PAYLOAD sorts them; the query string need not
         return urlencode(items)
 
-    def _token(self, n: int, ts: str) -> Req:
+    def _token(self, n: int, ts: str) -> Request:
         rng = self.rng
         if rng.random() < 0.1:  # a returning user: a new token for an existing client
             client = rng.choice(FIXTURE_CLIENTS)
@@ -277,351 +205,85 @@ class Mix:
         }
         if rng.random() < 0.5:
             body["expiration"] = rng.randint(1, 1440)
-        return signed_post("token", "200", TOKEN, compact(body), ts)
+        return harness.signed("token", "POST", TOKEN, body=compact(body), ts=ts)
 
-    def _bad_signature(self, n: int, ts: str) -> Req:
+    def _bad_signature(self, n: int, ts: str) -> Request:
         """A mistake the doctor diagnoses, or a wrong secret (its worst case: nothing matches),
         or an expired timestamp (refused before the doctor)."""
         rng = self.rng
         variant = BAD_SIGNATURES[n % len(BAD_SIGNATURES)]
         kind = f"bad-signature/{variant}"
-        if variant == "json-spacing":  # signed what Python's json.dumps prints
+        if variant == "json-spacing":  # signed what Python's json.dumps prints, sent compact
             obj = {"clientId": rng.choice(RICH_CLIENTS), "amount": 1.5, "reference": f"bad-{n}"}
-            return signed_post(kind, "401", CREDIT, compact(obj), ts, signed_body=json.dumps(obj))
+            spaced = harness.signed(
+                kind, "POST", CREDIT, body=json.dumps(obj), ts=ts, mode=signing.RAW_PAYLOAD
+            )
+            return Request(kind, "POST", CREDIT, compact(obj), spaced.headers, "401")
         if variant == "lowercase-method":
             query = urlencode({"clientId": rng.choice(self.known)})
-            return signed_get(kind, "401", BALANCE, query, ts, method="get")
+            payload = signing.canonical_query(query).decode()
+            return careless_get(kind, BALANCE, query, ts, "get", payload)
         if variant == "unsorted-query":
             query = f"page=2&clientId={rng.choice(FIXTURE_CLIENTS)}&limit=5"
-            return signed_get(kind, "401", TRANSACTIONS, query, ts, payload=query)
+            return careless_get(kind, TRANSACTIONS, query, ts, "GET", query)
         if variant == "wrong-secret":
             query = urlencode({"clientId": f"GHOST_{self.run}_{n}", "limit": 10})
-            return signed_get(kind, "401", TRANSACTIONS, query, ts, secret=f"not-the-secret-{n}")
+            secret = f"not-the-secret-{n}"
+            return harness.signed(
+                kind, "GET", TRANSACTIONS, query=query, ts=ts, secret=secret, expect="401"
+            )
         old = str(int(ts) - 3600)
-        return signed_get(kind, "401", BALANCE, urlencode({"clientId": "CLIENT_001"}), old)
+        query = urlencode({"clientId": "CLIENT_001"})
+        return harness.signed(kind, "GET", BALANCE, query=query, ts=old, expect="401")
 
-    def _forced(self, n: int, ts: str) -> list[Req]:
+    def _forced(self, n: int, ts: str) -> list[Request]:
         """PUT a one-shot server-error scenario, then the request it forces (a 500)."""
         self.forced += 1
         slot = self.forced if self.forced_clients == 0 else self.forced % self.forced_clients
         client = f"QA_FORCED_{slot:06d}"
-        put = Req(
-            "forced/put",
-            "200",
-            "PUT",
-            SCENARIOS + client,
-            FORCED_BODY,
-            (("Content-Type", "application/json"),),
-        )
+        body = '{"outcome":"server-error","times":1}'
+        put = Request("forced/put", "PUT", SCENARIOS + client, body, JSON)
         if n % 2:
-            hit = signed_get("forced/500", "500", BALANCE, urlencode({"clientId": client}), ts)
+            query = urlencode({"clientId": client})
+            hit = harness.signed("forced/500", "GET", BALANCE, query=query, ts=ts, expect="500")
         else:
             body = compact({"clientId": client, "amount": 1, "reference": f"forced-{n}"})
-            hit = signed_post("forced/500", "500", CREDIT, body, ts)
+            hit = harness.signed("forced/500", "POST", CREDIT, body=body, ts=ts, expect="500")
         return [put, hit]
 
-    def _unknown_path(self, n: int, ts: str) -> Req:
+    def _unknown_path(self, n: int, ts: str) -> Request:
         kind, variant = "unknown-path", n % 4
         if variant == 0:
-            return Req(kind, "404", "GET", f"/api/v1/get-balance-{n}?clientId=CLIENT_001")
+            return Request(
+                kind, "GET", f"/api/v1/get-balance-{n}?clientId=CLIENT_001", expect="404"
+            )
         if variant == 1:
-            return Req(kind, "404", "GET", f"/api/v2/get-balance?clientId=GHOST_{n}")
+            return Request(kind, "GET", f"/api/v2/get-balance?clientId=GHOST_{n}", expect="404")
         if variant == 2:  # a signed request to a path that does not exist
-            return signed_get(kind, "404", f"/api/v1/x{n}", "clientId=CLIENT_001", ts)
-        return Req(kind, "405", "POST", BALANCE, "{}", (("Content-Type", "application/json"),))
+            query = "clientId=CLIENT_001"
+            return harness.signed(kind, "GET", f"/api/v1/x{n}", query=query, ts=ts, expect="404")
+        return Request(kind, "POST", BALANCE, "{}", JSON, "405")
 
 
-# --------------------------------------------------------------------------- generators
-
-
-@dataclass
-class Tally:
-    """What a generator saw in one batch."""
-
-    sent: dict[str, int] = field(default_factory=dict)  # answers per kind
-    unexpected: dict[str, int] = field(default_factory=dict)  # answers with another status
-    findings: dict[str, int] = field(default_factory=dict)  # X-Sandbox-Signature-Finding
-    examples: list[str] = field(default_factory=list)  # the first unexpected answers
-    socket_errors: int = 0
-    unfinished: int = 0  # connections cut before their last answer
-    seconds: float = 0.0
-
-    @property
-    def answered(self) -> int:
-        return sum(self.sent.values())
-
-    def add(self, other: Tally) -> None:
-        for mine, theirs in (
-            (self.sent, other.sent),
-            (self.unexpected, other.unexpected),
-            (self.findings, other.findings),
-        ):
-            for key, value in theirs.items():
-                mine[key] = mine.get(key, 0) + value
-        self.examples = (self.examples + other.examples)[:5]
-        self.socket_errors += other.socket_errors
-        self.unfinished += other.unfinished
-        self.seconds += other.seconds
-
-
-LUA = r"""
--- bench/rss.py: replay precomputed requests (BENCH_REQUESTS, one tab-separated line each:
--- thread, kind, expected statuses, method, path, body, header name, value, ...). Thread t
--- sends the lines of thread t in order over its one connection (-t N -c N), checks each
--- answer's status, and stops itself after its last answer, so nothing is left in flight.
--- A stopped thread writes BENCH_DONE_DIR/<thread>; once all have, rss.py interrupts wrk
--- (which otherwise sleeps for the whole -d).
-local have_ffi, ffi = pcall(require, "ffi")
-local now = os.time
-local self_thread = function() return 0 end
-if have_ffi then
-   ffi.cdef [[
-      typedef struct { long tv_sec; long tv_usec; } rss_timeval;
-      int gettimeofday(rss_timeval *tv, void *tz);
-      unsigned long pthread_self(void);
-   ]]
-   local tv = ffi.new("rss_timeval")
-   now = function()
-      ffi.C.gettimeofday(tv, nil)
-      return tonumber(tv.tv_sec) + tonumber(tv.tv_usec) / 1e6
-   end
-   self_thread = function() return tonumber(ffi.C.pthread_self()) end
-end
-
-local threads = {}
-
-function setup(thread)
-   thread:set("tid", #threads)
-   table.insert(threads, thread)
-end
-
-local function split(line)
-   local out, start = {}, 1
-   while true do
-      local i = string.find(line, "\t", start, true)
-      if not i then
-         out[#out + 1] = string.sub(line, start)
-         return out
-      end
-      out[#out + 1] = string.sub(line, start, i - 1)
-      start = i + 1
-   end
-end
-
-function init(args)
-   reqs, kinds, expects = {}, {}, {}
-   local f = assert(io.open(os.getenv("BENCH_REQUESTS"), "r"))
-   for line in f:lines() do
-      local p = split(line)
-      if tonumber(p[1]) == tid then
-         local headers = {}
-         for i = 7, #p - 1, 2 do
-            headers[p[i]] = p[i + 1]
-         end
-         local body = p[6] ~= "" and p[6] or nil
-         reqs[#reqs + 1] = wrk.format(p[4], p[5], headers, body)
-         kinds[#kinds + 1] = p[2]
-         expects[#expects + 1] = "|" .. p[3] .. "|"
-      end
-   end
-   f:close()
-   total = #reqs
-   idle = wrk.format("GET", "/__sandbox/health", {}, nil)
-   sent, answered, extra, stopped = 0, 0, 0, 0
-   counts, unexpected, findings, examples = {}, {}, {}, ""
-   started = now()
-   -- wrk 4 calls request() once on thread 0's script from the main thread, to check the
-   -- request it returns, and discards it: that call must not consume a request.
-   setup_thread = self_thread()
-   setup_call_left = (have_ffi or tid == 0) and 1 or 0
-end
-
-function request()
-   if setup_call_left > 0 and (not have_ffi or self_thread() == setup_thread) then
-      setup_call_left = 0
-      return reqs[1] or idle
-   end
-   sent = sent + 1
-   local r = reqs[sent]
-   if r == nil then
-      extra = extra + 1
-      return idle
-   end
-   return r
-end
-
-function response(status, headers, body)
-   answered = answered + 1
-   local kind = kinds[answered] or "extra"
-   counts[kind] = (counts[kind] or 0) + 1
-   local expect = expects[answered]
-   if expect == nil or not string.find(expect, "|" .. status .. "|", 1, true) then
-      unexpected[kind] = (unexpected[kind] or 0) + 1
-      if #examples < 400 then
-         examples = examples .. kind .. " got " .. status .. " (expected " ..
-            string.sub(expect or "||", 2, -2) .. ");"
-      end
-   end
-   local finding = headers["X-Sandbox-Signature-Finding"]
-   if finding then
-      findings[finding] = (findings[finding] or 0) + 1
-   end
-   if answered >= total then
-      stopped = now()
-      local marker = io.open(os.getenv("BENCH_DONE_DIR") .. "/" .. tid, "w")
-      if marker then
-         marker:close()
-      end
-      wrk.thread:stop()
-   end
-end
-
-local function merge(into, from)
-   for k, v in pairs(from) do
-      into[k] = (into[k] or 0) + v
-   end
-end
-
-local function json_counts(t)
-   local parts = {}
-   for k, v in pairs(t) do
-      parts[#parts + 1] = string.format("%q:%d", k, v)
-   end
-   return "{" .. table.concat(parts, ",") .. "}"
-end
-
-function done(summary, latency, requests)
-   local counts_all, unexpected_all, findings_all = {}, {}, {}
-   local examples_all, unfinished = "", 0
-   local first, last = math.huge, 0
-   for _, thread in ipairs(threads) do
-      merge(counts_all, thread:get("counts"))
-      merge(unexpected_all, thread:get("unexpected"))
-      merge(findings_all, thread:get("findings"))
-      examples_all = examples_all .. thread:get("examples")
-      first = math.min(first, thread:get("started"))
-      local stop = thread:get("stopped")
-      if stop == 0 then
-         unfinished = unfinished + 1
-      end
-      last = math.max(last, stop)
-   end
-   local e = summary.errors
-   io.write(string.format(
-      'BENCH_JSON {"counts":%s,"unexpected":%s,"findings":%s,"examples":%q,' ..
-      '"socket_errors":%d,"unfinished":%d,"window_s":%.6f,"duration_us":%d}\n',
-      json_counts(counts_all), json_counts(unexpected_all), json_counts(findings_all),
-      examples_all, e.connect + e.read + e.write + e.timeout, unfinished,
-      last > 0 and last - first or summary.duration / 1e6, summary.duration))
-end
-"""
-
-
-def run_wrk(wrk: str, url: str, queues: list[list[Req]], workdir: Path) -> Tally:
-    """wrk, one connection per thread, each thread replaying its own queue in order; wrk is
-    interrupted (SIGINT: it then reports as usual) once every thread has stopped itself."""
-    reqs_file, lua_file, done_dir = workdir / "requests.tsv", workdir / "rss.lua", workdir / "done"
-    if not lua_file.exists():
-        lua_file.write_text(LUA)
-    shutil.rmtree(done_dir, ignore_errors=True)
-    done_dir.mkdir()
-    lines = [r.line(t) for t, queue in enumerate(queues) for r in queue]
-    reqs_file.write_text("\n".join(lines) + "\n")
-    n = len(queues)
-    cmd = [wrk, f"-t{n}", f"-c{n}", f"-d{BATCH_SECONDS}s", "--timeout", "30s"]
-    cmd += ["-s", str(lua_file), url]
-    env = {**os.environ, "BENCH_REQUESTS": str(reqs_file), "BENCH_DONE_DIR": str(done_dir)}
-    with subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as proc:
-        deadline = time.monotonic() + BATCH_SECONDS + 30
-        while proc.poll() is None and time.monotonic() < deadline:
-            if len(list(done_dir.iterdir())) >= n:
-                proc.send_signal(signal.SIGINT)
-                break
-            time.sleep(0.02)
-        try:
-            stdout, stderr = proc.communicate(timeout=max(5.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            stdout, stderr = proc.communicate()
-    match = re.search(r"^BENCH_JSON (\{.*\})$", stdout, re.MULTILINE)
-    if proc.returncode != 0 or match is None:
-        raise RuntimeError(f"wrk failed ({proc.returncode}):\n{stdout}\n{stderr}")
-    # Lua's %q quoting is JSON's for these strings: no backslash, quote or control character.
-    data = json.loads(match.group(1))
-    examples = [e for e in data["examples"].split(";") if e]
-    return Tally(
-        sent=data["counts"],
-        unexpected=data["unexpected"],
-        findings=data["findings"],
-        examples=examples[:5],
-        socket_errors=data["socket_errors"],
-        unfinished=data["unfinished"],
-        seconds=data["window_s"],
-    )
-
-
-def run_python(url: str, queues: list[list[Req]]) -> Tally:
-    """Threads, one keep-alive ``http.client`` connection each, replaying its queue in order."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    tallies = [Tally() for _ in queues]
-
-    def work(queue: list[Req], tally: Tally) -> None:
-        conn = http.client.HTTPConnection(host, port, timeout=30)
-        for req in queue:
-            try:
-                conn.request(req.method, req.path, body=req.body or None, headers=dict(req.headers))
-                response = conn.getresponse()
-                response.read()
-            except (OSError, http.client.HTTPException):
-                tally.socket_errors += 1
-                conn.close()
-                conn = http.client.HTTPConnection(host, port, timeout=30)
-                continue
-            tally.sent[req.kind] = tally.sent.get(req.kind, 0) + 1
-            if str(response.status) not in req.expect.split("|"):
-                tally.unexpected[req.kind] = tally.unexpected.get(req.kind, 0) + 1
-                if len(tally.examples) < 5:
-                    tally.examples.append(
-                        f"{req.kind} got {response.status} (expected {req.expect})"
-                    )
-            finding = response.getheader("X-Sandbox-Signature-Finding")
-            if finding:
-                tally.findings[finding] = tally.findings.get(finding, 0) + 1
-        conn.close()
-
-    threads = [
-        threading.Thread(target=work, args=(q, t), daemon=True)
-        for q, t in zip(queues, tallies, strict=True)
-    ]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(BATCH_SECONDS)
-    total = Tally(seconds=time.perf_counter() - started)
-    for tally in tallies:
-        total.add(tally)
-    total.unfinished = sum(t.is_alive() for t in threads)
+def send(url: str, mix: Mix, count: int, connections: int, batch: int) -> WrkResult:
+    """``count`` requests of the mix, signed and replayed in batches."""
+    total = WrkResult()
+    for start in range(0, count, batch):
+        size = min(batch, count - start)
+        queues = mix.batch(size, connections)
+        result = harness.run_wrk(
+            url, queues=queues, connections=connections, limit=BATCH_SECONDS, timeout="30s"
+        )
+        total.add(result)
+        if result.unfinished:
+            raise RuntimeError(
+                f"a batch of {size} was not answered within {BATCH_SECONDS} s "
+                "(its signatures would expire): use a smaller --batch"
+            )
     return total
 
 
 # --------------------------------------------------------------------------- measurements
-
-
-MEMORY_FIELDS = ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem")
-
-
-def memory_kb(pid: int) -> dict[str, int]:
-    """VmRSS, VmHWM, RssAnon, RssFile, RssShmem of ``pid`` in kB (Linux /proc)."""
-    out: dict[str, int] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in MEMORY_FIELDS:
-            out[name] = int(value.split()[0])
-    return out
 
 
 @dataclass
@@ -640,10 +302,16 @@ class Sample:
         return self.memory.get(name, 0) / 1024
 
 
-def journal_newest(client: SandboxClient) -> int:
-    reply = client.get(JOURNAL, {"limit": 1})
-    rows = reply.json()["data"]["requests"] if reply.status == 200 else []
-    return int(rows[0]["id"]) if rows else 0
+@dataclass
+class Run:
+    """Everything one run measured."""
+
+    samples: list[Sample] = field(default_factory=list)
+    warmup: WrkResult = field(default_factory=WrkResult)
+    load: WrkResult = field(default_factory=WrkResult)
+    db_label: str = ""
+    counts: dict[str, int] = field(default_factory=dict)  # ledger rows at the end
+    forced_overrides: int = 0  # forced scenarios still active at the end
 
 
 def file_size(path: Path | None) -> int | None:
@@ -655,17 +323,15 @@ def file_size(path: Path | None) -> int | None:
         return 0
 
 
-@dataclass
-class Run:
-    """Everything one run measured."""
-
-    samples: list[Sample] = field(default_factory=list)
-    warmup: Tally = field(default_factory=Tally)
-    load: Tally = field(default_factory=Tally)
-    db_label: str = ""
-    counts: dict[str, int] = field(default_factory=dict)  # ledger rows at the end
-    forced_overrides: int = 0  # forced scenarios still active at the end
-    revision: str = ""  # the commit measured (read when the server starts)
+def counts_of(db: Path | None) -> dict[str, int]:
+    """Row counts of the ledger at the end (read from the file; in memory, not available)."""
+    if db is None:
+        return {}
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        return {
+            t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+            for t in ("users", "transactions", "tokens")
+        }
 
 
 # --------------------------------------------------------------------------- output
@@ -692,86 +358,42 @@ def table(run: Run) -> str:
     return "\n".join(lines)
 
 
-def mix_table(tally: Tally) -> str:
+def mix_table(result: WrkResult) -> str:
     lines = ["| kind | answers | unexpected status |", "|---|--:|--:|"]
-    for kind in sorted(tally.sent):
-        lines.append(f"| {kind} | {tally.sent[kind]:,} | {tally.unexpected.get(kind, 0)} |")
-    lines.append(f"| **all** | {tally.answered:,} | {sum(tally.unexpected.values())} |")
+    for kind in sorted(result.counts):
+        lines.append(f"| {kind} | {result.counts[kind]:,} | {result.unexpected.get(kind, 0)} |")
+    lines.append(f"| **all** | {result.answered:,} | {sum(result.unexpected.values())} |")
     return "\n".join(lines)
 
 
-def growth(run: Run) -> tuple[float, float, float]:
-    """(MB from the baseline to the end, MB over the second half, HWM growth MB)."""
-    base, end = run.samples[1], run.samples[-1]
-    measured = run.samples[1:]
-    half = min(measured, key=lambda s: abs(s.requests - end.requests / 2))
-    return (
-        end.mb("VmRSS") - base.mb("VmRSS"),
-        end.mb("VmRSS") - half.mb("VmRSS"),
-        end.mb("VmHWM") - base.mb("VmHWM"),
-    )
-
-
 def verdict(run: Run) -> str:
-    total, second_half, hwm = growth(run)
     base, end = run.samples[1], run.samples[-1]
     half = min(run.samples[1:], key=lambda s: abs(s.requests - end.requests / 2))
+    total = end.mb("VmRSS") - base.mb("VmRSS")
     met = total < TARGET_MB
     return (
         f"RSS growth from the post-warm-up baseline ({base.mb('VmRSS'):.1f} MB) to the end "
         f"({end.mb('VmRSS'):.1f} MB) over {end.requests:,} requests: **{total:+.1f} MB**, "
         f"{'under' if met else 'NOT under'} the {TARGET_MB:.0f} MB target "
         f"({'MET' if met else 'NOT MET'}). Second half alone "
-        f"({half.requests:,} -> {end.requests:,} requests): {second_half:+.1f} MB. "
-        f"Peak (VmHWM) growth: {hwm:+.1f} MB."
+        f"({half.requests:,} -> {end.requests:,} requests): "
+        f"{end.mb('VmRSS') - half.mb('VmRSS'):+.1f} MB. "
+        f"Peak (VmHWM) growth: {end.mb('VmHWM') - base.mb('VmHWM'):+.1f} MB."
     )
 
 
-def journal_check(run: Run) -> str:
+def journal_check(run: Run) -> tuple[bool, str]:
     """The journal's newest id must count every API request sent (the control plane's PUTs
     are not journaled), while the ring buffer keeps only the last ``--journal-size``."""
-    api = sum(t.answered - t.sent.get("forced/put", 0) for t in (run.warmup, run.load))
+    api = sum(r.answered - r.counts.get("forced/put", 0) for r in (run.warmup, run.load))
     newest = run.samples[-1].journal_id
-    verdict = "OK" if newest == api else "MISMATCH"
-    return f"{verdict}: newest id {newest:,}, API requests sent {api:,} (warm-up included)."
+    ok = newest == api
+    text = f"newest id {newest:,}, API requests sent {api:,} (warm-up included)."
+    return ok, f"{'OK' if ok else 'MISMATCH'}: {text}"
 
 
-def machine(gen: str, wrk: str | None) -> list[tuple[str, str]]:
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return [
-        ("CPUs (nproc)", str(usable)),
-        ("CPU model", cpu_model()),
-        ("kernel", f"{platform.system()} {platform.release()}"),
-        ("Python", f"{platform.python_version()} ({sys.executable})"),
-        ("SQLite", sqlite3.sqlite_version),
-        ("generator", wrk_version(wrk) if gen == "wrk" and wrk else "python (http.client)"),
-    ]
-
-
-def revision() -> str:
-    """The commit measured, and whether sandbox/ had uncommitted changes then."""
-    try:
-        git = ["git", "-C", str(REPO)]
-        head = subprocess.run(
-            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-        dirty = subprocess.run(
-            [*git, "status", "--porcelain", "--", "sandbox"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    if not head:
-        return "unknown (not a git checkout)"
-    return f"{head}" + (" with uncommitted changes in sandbox/" if dirty else ", sandbox/ clean")
-
-
-def render(run: Run, args: argparse.Namespace, gen: str, wrk: str | None, command: str) -> str:
-    info = "\n".join(f"- {k}: {v}" for k, v in machine(gen, wrk))
+def render(run: Run, args: argparse.Namespace) -> str:
     findings = ", ".join(f"{k} {v:,}" for k, v in sorted(run.load.findings.items())) or "none"
-    examples = "; ".join(run.load.examples) or "none"
     counts = ", ".join(f"{k} {v:,}" for k, v in run.counts.items()) or "n/a (in memory)"
     legend = (
         "requests: answered since the post-warm-up baseline. seconds: since the server "
@@ -783,42 +405,20 @@ def render(run: Run, args: argparse.Namespace, gen: str, wrk: str | None, comman
     )
     return (
         f"{table(run)}\n\n{legend}\n\n{verdict(run)}\n\n"
-        f"Mix after the warm-up ({args.connections} connections, {gen}):\n\n{mix_table(run.load)}"
+        f"Mix after the warm-up ({args.connections} connections, wrk):\n\n{mix_table(run.load)}"
         f"\n\nSignature doctor findings (X-Sandbox-Signature-Finding): {findings}.\n\n"
-        f"Unexpected answers: {examples}. Socket errors: {run.load.socket_errors}; "
+        f"Unexpected answers: {'; '.join(run.load.examples) or 'none'}. "
+        f"Socket errors: {run.load.socket_errors}; "
         f"connections cut before their last answer: {run.load.unfinished}.\n\n"
-        f"Journal: {journal_check(run)}\n\n"
+        f"Journal: {journal_check(run)[1]}\n\n"
         f"Ledger at the end: {counts}; forced scenarios still set: {run.forced_overrides}.\n\n"
         f"Server: sabong-sandbox (waitress threads: {args.threads or 'default (4)'}, "
         f"cpu pinning: {args.cpu or 'auto'}) on {run.db_label}; scenarios file: "
         f"{args.scenarios or '(none)'}; forced scenarios rotate over "
-        f"{args.forced_clients or 'unbounded (a new one each time)'} clientIds. "
-        f"Code: {run.revision}.\n\n"
-        f"Machine:\n{info}\n\n"
-        f"Command:\n\n```bash\n{command}\n```\n"
+        f"{args.forced_clients or 'unbounded (a new one each time)'} clientIds.\n\n"
+        f"Machine:\n{harness.bullets(harness.machine())}\n\n"
+        f"Command:\n\n```bash\n{harness.command_line()}\n```\n"
     )
-
-
-def write_markdown(text: str, key: str, when: str) -> None:
-    """Rewrite this run's block in README.md, or add it at the end of this script's section
-    (the section is created at the end of the file when missing); nothing else is touched."""
-    start, end = f"<!-- rss.py results: {key} -->", f"<!-- end rss.py results: {key} -->"
-    block = f"{start}\n\n_Measured {when}._\n\n{text}\n{end}"
-    old = README.read_text() if README.exists() else "# Load benchmark\n"
-    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
-    if pattern.search(old):
-        README.write_text(pattern.sub(lambda _: block, old))
-        return
-    at = old.find("\n" + SECTION + "\n")
-    if at < 0:
-        README.write_text(old.rstrip("\n") + f"\n\n{SECTION}\n\n{block}\n")
-        return
-    following = old.find("\n## ", at + len(SECTION) + 2)  # the next section, if any
-    if following < 0:
-        README.write_text(old.rstrip("\n") + f"\n\n{block}\n")
-    else:
-        head, tail = old[:following].rstrip("\n"), old[following:]
-        README.write_text(f"{head}\n\n{block}\n{tail}")
 
 
 # --------------------------------------------------------------------------- main
@@ -830,61 +430,50 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "realistic mix (every endpoint, wrong signatures, forced scenarios, unknown paths), "
         "sampled every N requests; growth after the warm-up is compared with a 20 MB target.",
     )
-    parser.add_argument(
-        "--requests", type=int, default=100_000, help="requests after the warm-up (100000)"
-    )
-    parser.add_argument("--warmup", type=int, default=2000, help="warm-up requests (2000)")
-    parser.add_argument(
-        "--sample-every", type=int, default=10_000, help="sample the memory every N (10000)"
-    )
-    parser.add_argument(
+    add = parser.add_argument
+    add("--requests", type=int, default=100_000, help="requests after the warm-up (100000)")
+    add("--warmup", type=int, default=2000, help="warm-up requests (2000)")
+    add("--sample-every", type=int, default=10_000, help="sample the memory every N (10000)")
+    add(
         "--batch",
         type=int,
         default=10_000,
         help="requests signed at once (10000); each batch must be sent within "
         f"{BATCH_SECONDS} s, inside the 300 s signature window",
     )
-    parser.add_argument(
+    add(
         "--db",
         default="file",
         help="'file' (default: a SQLite file in a temporary directory, the durable "
         "long-running mode), 'memory' (:memory:), or a path",
     )
-    parser.add_argument(
-        "--connections", type=int, default=4, help="concurrent keep-alive connections (4)"
-    )
-    parser.add_argument("--threads", type=int, help="the server's waitress threads (--threads)")
-    parser.add_argument("--cpu", help="the server's CPU pinning (--cpu auto|none|N)")
-    parser.add_argument(
+    add("--connections", type=int, default=4, help="keep-alive connections = wrk threads (4)")
+    add("--threads", type=int, help="the server's waitress threads (--threads)")
+    add("--cpu", help="the server's CPU pinning (--cpu auto|none|N)")
+    add(
         "--scenarios",
-        default=str(REPO / "scenarios.yaml"),
+        default=str(harness.REPO / "scenarios.yaml"),
         help="the server's --scenarios file (default: the repository's scenarios.yaml, as a "
         "staging sandbox runs; '' passes none)",
     )
-    parser.add_argument(
+    add(
         "--forced-clients",
         type=int,
         default=1000,
         metavar="N",
         help="forced scenarios rotate over N clientIds (1000; 0: a new clientId each time)",
     )
-    parser.add_argument(
+    add(
         "--only",
-        type=kind_list,
+        type=harness.names(list(MIX)),
         metavar="KIND[,KIND...]",
         help=f"restrict the mix to these kinds, to find what grows: {', '.join(MIX)}",
     )
-    parser.add_argument("--seed", type=int, default=1, help="the mix's random seed (1)")
-    parser.add_argument(
-        "--generator",
-        choices=("auto", "wrk", "python"),
-        default="auto",
-        help="wrk if installed (auto, default), wrk, or python",
-    )
-    parser.add_argument(
+    add("--seed", type=int, default=1, help="the mix's random seed (1)")
+    add(
         "--markdown",
         action="store_true",
-        help=f"write the figures into {README.name}, section '{SECTION[3:]}'",
+        help=f"write the figures into bench/README.md, section '{SECTION[3:]}'",
     )
     args = parser.parse_args(argv)
     if args.requests < 1 or args.warmup < 0 or args.sample_every < 1 or args.batch < 1:
@@ -894,58 +483,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def kind_list(text: str) -> list[str]:
-    kinds = [k.strip() for k in text.split(",") if k.strip()]
-    unknown = [k for k in kinds if k not in MIX]
-    if not kinds or unknown:
-        raise argparse.ArgumentTypeError(f"kinds are {', '.join(MIX)}")
-    return kinds
-
-
-class Driver:
-    """Sends the mix in signed batches with the chosen generator."""
-
-    def __init__(self, gen: str, wrk: str | None, url: str, mix: Mix, args: argparse.Namespace):
-        self.gen, self.wrk, self.url, self.mix, self.args = gen, wrk, url, mix, args
-        self.workdir = Path(tempfile.mkdtemp(prefix="sabong-rss-"))
-
-    def send(self, count: int) -> Tally:
-        total = Tally()
-        left = count
-        while left > 0:
-            size = min(left, self.args.batch)
-            queues = self.mix.batch(size, self.args.connections)
-            if self.gen == "wrk":
-                assert self.wrk is not None
-                tally = run_wrk(self.wrk, self.url, queues, self.workdir)
-            else:
-                tally = run_python(self.url, queues)
-            total.add(tally)
-            left -= size
-            if tally.unfinished:
-                raise RuntimeError(
-                    f"a batch of {size} was not answered within {BATCH_SECONDS} s "
-                    "(its signatures would expire): use a smaller --batch"
-                )
-        return total
-
-    def close(self) -> None:
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not Path("/proc/self/status").exists():
-        raise SystemExit("bench/rss.py reads /proc/<pid>/status: Linux only")
-    wrk = shutil.which("wrk")
-    gen = ("wrk" if wrk else "python") if args.generator == "auto" else args.generator
-    if gen == "wrk" and wrk is None:
-        raise SystemExit("wrk is not installed (apt-get install wrk), use --generator python")
-    command = shlex.join(sys.orig_argv) if argv is None else shlex.join(["rss.py", *argv])
+    harness.begin()
     weights = {k: w for k, w in MIX.items() if args.only is None or k in args.only}
     mix = Mix(weights, args.seed, args.forced_clients)
     run = Run()
-
     with tempfile.TemporaryDirectory(prefix="sabong-rss-") as tmp:
         db: Path | None
         if args.db == "memory":
@@ -957,93 +500,65 @@ def main(argv: list[str] | None = None) -> int:
             db = Path(args.db)
             db_arg, run.db_label = str(db), f"the SQLite file {db}"
         wal = None if db is None else Path(f"{db}-wal")
-        server_args = ["--port", "0", "--db", db_arg, "--quiet"]
-        if args.scenarios:
-            server_args += ["--scenarios", args.scenarios]
-        if args.threads:
-            server_args += ["--threads", str(args.threads)]
-        if args.cpu:
-            server_args += ["--cpu", args.cpu]
-        run.revision = revision()
-        server = ServerProcess(server_args)
-        driver = Driver(gen, wrk, server.url, mix, args)
+        server = harness.start_sandbox(
+            db=db_arg, cpu=args.cpu, threads=args.threads, scenarios=args.scenarios or None
+        )
         try:
-            pid = server.proc.pid
+            pid, t0 = server.proc.pid, time.monotonic()
             client = SandboxClient(server.url)
-            print(f"server {server.url} (pid {pid}), database {db_arg}, generator {gen}")
+            print(f"server {server.url} (pid {pid}), database {db_arg}")
 
-            def sample(label: str, done: int, since: float, rate: float) -> Sample:
+            def sample(label: str, done: int, result: WrkResult) -> None:
                 time.sleep(0.5)  # let the last answers leave the server before reading
+                rows = client.get(JOURNAL, {"limit": 1}).json()["data"]["requests"]
                 s = Sample(
                     label,
                     done,
-                    time.monotonic() - since,
-                    rate,
-                    memory_kb(pid),
-                    journal_newest(client),
+                    time.monotonic() - t0,
+                    result.rate,
+                    harness.memory_kb(pid),
+                    int(rows[0]["id"]) if rows else 0,
                     file_size(db),
                     file_size(wal),
-                    sum(run.load.unexpected.values()),
+                    sum(result.unexpected.values() if done == 0 else run.load.unexpected.values()),
                 )
                 run.samples.append(s)
                 print(
                     f"  {label:>12}: RSS {s.mb('VmRSS'):.1f} MB (HWM {s.mb('VmHWM'):.1f}, "
                     f"anon {s.mb('RssAnon'):.1f}), journal id {s.journal_id:,}, "
                     f"db {mb_text(s.db_bytes)} MB, wal {mb_text(s.wal_bytes)} MB, "
-                    f"{rate:,.0f} req/s, unexpected {s.unexpected}",
+                    f"{s.rate:,.0f} req/s, unexpected {s.unexpected}",
                     flush=True,
                 )
-                return s
 
-            t0 = time.monotonic()
-            sample("started", 0, t0, 0.0)
+            sample("started", 0, WrkResult())
             if args.warmup:
-                run.warmup = driver.send(args.warmup)
-            sample("warm-up", 0, t0, run.warmup.answered / max(run.warmup.seconds, 1e-9))
-            run.samples[-1].unexpected = sum(run.warmup.unexpected.values())
+                run.warmup = send(server.url, mix, args.warmup, args.connections, args.batch)
+            sample("warm-up", 0, run.warmup)
             done = 0
             while done < args.requests:
                 step = min(args.sample_every, args.requests - done)
-                tally = driver.send(step)
-                run.load.add(tally)
+                result = send(server.url, mix, step, args.connections, args.batch)
+                run.load.add(result)
                 done += step
-                sample(f"{done:,}", done, t0, tally.answered / max(tally.seconds, 1e-9))
+                sample(f"{done:,}", done, result)
             run.counts = counts_of(db)
             active = client.get("/__sandbox/scenarios").json()["data"]
             run.forced_overrides = sum(1 for c in active["overrides"] if c.startswith("QA_"))
         finally:
-            driver.close()
             code = server.stop()
             if code != 0:
                 print(f"the server exited with {code}:\n{server.stderr.decode(errors='replace')}")
 
-    text = render(run, args, gen, wrk, command)
-    print()
-    print(text)
+    text = render(run, args)
+    print(f"\n{text}")
     if args.markdown:
-        when = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-        key = f"{args.db}, {args.requests} requests, {args.connections} connections, {gen}"
+        key = f"{args.db}, {args.requests} requests, {args.connections} connections, wrk"
         key += f", forced clients {args.forced_clients or 'unbounded'}"
-        if args.only:
-            key += f", only {','.join(args.only)}"
-        write_markdown(text, key, when)
-        print(f"written to {README}")
-    passed = sum(run.load.unexpected.values()) == 0 and run.load.socket_errors == 0
-    return 0 if passed else 1
-
-
-def counts_of(db: Path | None) -> dict[str, int]:
-    """Row counts of the ledger at the end (read from the file; in memory, not available)."""
-    if db is None:
-        return {}
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return {
-            t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-            for t in ("users", "transactions", "tokens")
-        }
-    finally:
-        conn.close()
+        key += f", only {','.join(args.only)}" if args.only else ""
+        harness.write_readme("rss.py", key, text, section=SECTION)
+    clean = not sum(run.load.unexpected.values()) and not run.load.socket_errors
+    return 0 if clean and journal_check(run)[0] else 1
 
 
 if __name__ == "__main__":
