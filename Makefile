@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test browser clean
+.PHONY: serve test tools clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,17 +18,22 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(BIN)/sabong-sandbox serve $(ARGS)
 
-# Debian's Chromium for the inspector's browser test; installed when missing and root.
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+# The Debian tools some tests drive, installed when missing (as root, from Debian's packages):
+# chromium (the inspector in a browser), podman, mmdebstrap and runc (the container image).
+# The tests that need a tool that could not be installed are skipped, saying which.
+TOOLS := chromium:chromium podman:podman mmdebstrap:mmdebstrap runc:runc
+tools:
+	@missing=""; for t in $(TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's chromium for the browser test..."; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
-	      || echo "could not install chromium: the browser test will be skipped"; \
-	  else echo "chromium is not installed: the inspector's browser test will be skipped"; fi; }
+	    echo "installing Debian packages for the tests:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null 2>&1 \
+	      || echo "could not install$$missing: the tests that need them will be skipped"; \
+	  else echo "not installed:$$missing: the tests that need them will be skipped"; fi; fi
 
-test: $(STAMP) browser
+test: $(STAMP) tools
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check sandbox tests bench examples docs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
