@@ -213,3 +213,61 @@ def test_sigterm_stops_it_with_exit_code_0(image: str) -> None:
         assert "sabong-sandbox stopped" in running.logs()
     finally:
         running.remove()
+
+
+README = (ROOT / "README.md").read_text("utf-8")
+
+
+def readme_block(name: str, lang: str) -> str:
+    match = re.search(
+        rf"<!-- readme-test: {re.escape(name)} -->\n```{lang}\n(.*?)```", README, re.S
+    )
+    assert match, f"README block {name} not found"
+    return match.group(1)
+
+
+def test_the_readme_docker_run_recipe(image: str, tmp_path: Path) -> None:
+    """The README's docker commands, run with podman (``docker`` is a shell function here)."""
+    port = free_port()
+    script = readme_block("docker-run", "bash").replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+    script = script.replace("curl -s http", "sleep 3; curl -sf http", 1)
+    prelude = (
+        'docker() { if [ "$1" = build ]; then shift; '
+        'podman build --format docker --pull=never --network host "$@"; '
+        'else podman "$@"; fi; }\n'
+        "podman rm -f sabong >/dev/null 2>&1 || true\n"
+    )
+    try:
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", prelude + script],
+            cwd=ROOT,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert '"message":"Sandbox is running"' in result.stdout
+        assert '"message":"Sandbox reset"' in result.stdout
+        state = json.loads(podman("inspect", "sabong").stdout)[0]["State"]
+        assert state["ExitCode"] == 0
+    finally:
+        podman("rm", "-f", "sabong", check=False)
+
+
+def test_the_ci_service_recipes_match_the_image(container: Container) -> None:
+    import yaml
+
+    github = yaml.safe_load(readme_block("github-services", "yaml"))
+    service = github["jobs"]["integration"]["services"]["sabong"]
+    assert service["ports"] == ["8080:8080"]
+    assert "SANDBOX_CONTROL_TOKEN" in service["env"]
+    health = re.search(r'--health-cmd "((?:[^"\\]|\\.)*)"', service["options"])
+    assert health, service["options"]
+    command = health.group(1).replace('\\"', '"')
+    assert podman("exec", container.name, "sh", "-c", command, check=False).returncode == 0
+    gitlab = yaml.safe_load(readme_block("gitlab-services", "yaml"))
+    (gitlab_service,) = gitlab["integration"]["services"]
+    assert gitlab_service["alias"] == "sabong"
+    assert gitlab["integration"]["variables"]["SANDBOX_URL"] == "http://sabong:8080"
+    assert "SANDBOX_CONTROL_TOKEN" in gitlab_service["variables"]
