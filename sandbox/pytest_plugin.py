@@ -260,8 +260,14 @@ def _start(config: pytest.Config, secret: str) -> Session:
     return Session(process.url, secret, process)
 
 
-def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+def _worker(config: pytest.Config) -> tuple[str, int]:
+    """This session's xdist worker id and the number of workers (``main``, 1 without xdist).
+    Read from xdist's own config, not the environment: a pytest run inside a test of an xdist
+    worker inherits that worker's variables."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None:
+        return "main", 1
+    return str(workerinput["workerid"]), int(workerinput["workercount"])
 
 
 def _options(config: pytest.Config) -> tuple[str | None, str | None]:
@@ -316,16 +322,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
-def _shared(url: str, token: str | None, secret: str) -> Session:
+def _shared(config: pytest.Config, url: str, token: str | None, secret: str) -> Session:
     """A session of its own on a shared sandbox: a partner created for it, when possible
     (``pytest_sessionstart`` has checked that it is when several workers share the sandbox)."""
     session = Session(url.rstrip("/"), secret, token=token)
-    name = f"pytest-{_worker()}-{secrets.token_hex(4)}"
+    worker, workers = _worker(config)
+    name = f"pytest-{worker}-{secrets.token_hex(4)}"
     created = session.client().control("POST", "/partners", {"name": name})
     if created.status == 201:
         data = created.json()["data"]
         return Session(session.url, data["secret"], partner=data["name"], token=token)
-    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    if workers > 1:
         pytest.fail(
             f"sabong-sandbox: this worker cannot have a partner of its own on {url}:\n"
             + created.explain(),
@@ -340,7 +347,7 @@ def sabong_sandbox_server(request: pytest.FixtureRequest) -> Iterator[Session]:
     config = request.config
     secret = config.getoption("--sabong-sandbox-secret") or DEFAULT_SECRET
     url, token = _options(config)
-    session = _shared(url, token, secret) if url else _start(config, secret)
+    session = _shared(config, url, token, secret) if url else _start(config, secret)
     try:
         yield session
     finally:

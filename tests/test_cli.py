@@ -147,8 +147,11 @@ def test_fixtures_generate_without_faker_says_how_to_get_it(
 ) -> None:
     import sys
 
+    import sandbox
+
     monkeypatch.setitem(sys.modules, "faker", None)  # as if the extra were not installed
     monkeypatch.delitem(sys.modules, "sandbox.fakedata", raising=False)
+    monkeypatch.delattr(sandbox, "fakedata", raising=False)
     result = CliRunner().invoke(main, ["fixtures", "generate", "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert result.output == (
