@@ -777,7 +777,7 @@ def render_journal_and_inspector(server: ServerProcess) -> None:
         ("/__sandbox/requests?format=jsonl", "jsonl"),
         ("/__sandbox/", "html"),
     ]:
-        request = f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+        request = f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
         answer = exchange(port_of(server), request, "GET")
         assert answer.status == 200, (target, answer.body[:300])
         assert b"Traceback" not in answer.body
@@ -797,10 +797,10 @@ def test_one_unsigned_lone_surrogate_does_not_break_the_journal(server: ServerPr
     """A clientId with a lone surrogate, from an unsigned request, is journaled: the journal
     and the inspector must still render (they once answered 500 until the entry aged out)."""
     port = port_of(server)
-    cleared = exchange(port, b"DELETE /__sandbox/requests HTTP/1.1\r\nHost: x\r\n\r\n", "DELETE")
+    cleared = exchange(port, b"DELETE /__sandbox/requests HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "DELETE")
     assert cleared.status == 200, cleared.body
     body = b'{"clientId":"\\ud800","amount":1}'
-    head = f"POST {CREDIT} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    head = f"POST {CREDIT} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
     head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     assert exchange(port, head.encode() + body, "POST").status == 401
     render_journal_and_inspector(server)
@@ -810,7 +810,7 @@ def test_server_survived_the_corpus(server: ServerProcess) -> None:
     assert server.alive(), server.stderr.decode(errors="replace")
     health = exchange(
         port_of(server),
-        b"GET /__sandbox/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET /__sandbox/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
         "GET",
     )
     assert health.status == 200, health.body

@@ -323,3 +323,56 @@ class TestRuntimePartners:
             headers={"Authorization": "Bearer t0ken-t0ken"},
         )
         assert r.status_code == 201
+
+
+class TestDnsRebinding:
+    """The open loopback control plane answers only to loopback names (issue: DNS rebinding)."""
+
+    @pytest.mark.parametrize(
+        "host", ["127.0.0.1:8080", "localhost", "LOCALHOST:1", "[::1]:8080", "127.0.0.1"]
+    )
+    def test_loopback_names_are_served(self, app: Flask, host: str) -> None:
+        r = app.test_client().get("/__sandbox/requests", headers={"Host": host})
+        assert r.status_code == 200
+
+    @pytest.mark.parametrize(
+        ("method", "path"),
+        [
+            ("GET", "/__sandbox/requests"),
+            ("POST", "/__sandbox/reset"),
+            ("PUT", "/__sandbox/scenarios/X"),
+            ("GET", "/__sandbox/"),
+            ("POST", "/__sandbox/sign"),
+            ("POST", "/__sandbox/partners"),
+        ],
+    )
+    def test_another_name_is_refused(self, app: Flask, method: str, path: str) -> None:
+        headers = {"Host": "attacker.example:8080", "Origin": "http://attacker.example:8080"}
+        r = app.test_client().open(path, method=method, headers=headers, json={})
+        assert r.status_code == 403
+        assert json.loads(r.data) == {
+            "status": "error",
+            "message": "Host 'attacker.example:8080' is not this sandbox's",
+            "data": None,
+        }
+
+    def test_even_signed_with_the_public_default_secret(self, app: Flask) -> None:
+        ts = str(int(time.time()))
+        sig = signing.sign("sandbox-secret", "POST", "/__sandbox/reset", ts)
+        r = app.test_client().post(
+            "/__sandbox/reset",
+            headers={"Host": "rebound.example", "x-timestamp": ts, "x-signature": sig},
+        )
+        assert r.status_code == 403
+
+    def test_health_stays_open_and_a_token_protects_instead(self, app: Flask) -> None:
+        assert (
+            app.test_client().get("/__sandbox/health", headers={"Host": "x.example"}).status_code
+            == 200
+        )
+        protected = create_app(Config(db=":memory:", control_token="t0ken-t0ken"))
+        r = protected.test_client().get(
+            "/__sandbox/requests",
+            headers={"Host": "sandbox.example", "Authorization": "Bearer t0ken-t0ken"},
+        )
+        assert r.status_code == 200
