@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, g, render_template, request
 from . import __version__, signing
 from .auth import authenticate, raw_path, signature_headers
 from .client import curl_command
+from .dates import iso_ms
 from .errors import ApiError, InvalidSignature, ValidationFailed, dumps, envelope
 from .explain import explain, query_from
 from .scenarios import ScenarioError, parse_runtime_rule
@@ -219,10 +220,25 @@ def delete_partner(name: str) -> Response:
 
 @bp.get("/health")
 def health() -> Response:
+    """Readiness, and the state of what can go wrong at run time: the scenario set (a hot
+    reload that failed keeps the previous set and says why here)."""
     sandbox = _sandbox()
+    state = sandbox.scenarios_state
+    current = sandbox.default.scenarios.scenarios
+    scenarios = {
+        "source": current.source,
+        "scenarios": len(current.rules),
+        "loadedAt": iso_ms(state.loaded_at),
+        "lastError": state.last_error,
+        "lastErrorAt": iso_ms(state.last_error_at) if state.last_error_at else None,
+    }
     return reply(
         "Sandbox is running",
-        {"version": __version__, "uptimeSeconds": round(sandbox.uptime(), 3)},
+        {
+            "version": __version__,
+            "uptimeSeconds": round(sandbox.uptime(), 3),
+            "scenarios": scenarios,
+        },
     )
 
 

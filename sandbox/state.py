@@ -19,7 +19,23 @@ from .store import Store, read_fixtures
 
 log = logging.getLogger("sandbox.scenarios")
 
-RELOAD_POLL_SECONDS = 0.5
+RELOAD_POLL_SECONDS = 0.25
+RELOAD_STABLE_SECONDS = 0.75  # a changed file is applied once unchanged for this long
+
+
+@dataclass
+class ScenariosState:
+    """What health says of the scenario set: when it was loaded, and the last error."""
+
+    loaded_at: float = field(default_factory=time.time)
+    last_error: str | None = None
+    last_error_at: float | None = None
+
+    def loaded(self) -> None:
+        self.loaded_at, self.last_error, self.last_error_at = time.time(), None, None
+
+    def failed(self, error: str) -> None:
+        self.last_error, self.last_error_at = error, time.time()
 
 
 class Clock:
@@ -115,6 +131,7 @@ class Sandbox:
     # None: the control plane is open (loopback and no token configured)
     control_token: str | None = field(default=None, repr=False)
     runtime_partners: frozenset[str] = frozenset()  # created through the control plane
+    scenarios_state: ScenariosState = field(default_factory=ScenariosState)
     _watcher: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _partners_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -210,16 +227,19 @@ class Sandbox:
             if self.config.seed is not None:
                 scenarios = replace(scenarios, seed=self.config.seed)
         except ScenarioError as exc:
+            self.scenarios_state.failed(str(exc))
             log.error("scenarios not reloaded, keeping the previous ones:\n%s", exc)
             return False
         for tenant in self.tenants.values():
             tenant.scenarios.replace(scenarios)
             tenant.create_named_clients()
+        self.scenarios_state.loaded()
         log.warning("scenarios reloaded from %s (%d rules)", path, len(scenarios.rules))
         return True
 
     def watch_scenarios(self) -> None:
-        """Poll the scenarios file and reload it when it changes (within a second)."""
+        """Poll the scenarios file; reload it once a change has been stable for
+        ``RELOAD_STABLE_SECONDS`` (an editor writing it is never caught halfway)."""
         path = self.config.scenarios
         if not path or self._watcher is not None:
             return
@@ -231,13 +251,27 @@ class Sandbox:
                 return None
             return st.st_mtime_ns, st.st_size
 
+        applied = signature()  # before the thread starts: an edit right after start counts
+
         def run() -> None:
-            seen = signature()
+            nonlocal applied
+            changed_at: float | None = None
+            last = applied
             while not self._stop.wait(RELOAD_POLL_SECONDS):
-                now = signature()
-                if now != seen and now is not None:
-                    seen = now
-                    self.reload_scenarios()
+                try:
+                    now = signature()
+                    if now != last:  # still changing: wait until it settles
+                        last, changed_at = now, time.monotonic()
+                        continue
+                    settled = changed_at is not None and (
+                        time.monotonic() - changed_at >= RELOAD_STABLE_SECONDS
+                    )
+                    if settled and now is not None and now != applied:
+                        applied, changed_at = now, None
+                        self.reload_scenarios()
+                except Exception as exc:  # the watcher must outlive any surprise
+                    self.scenarios_state.failed(f"{path}: {exc!r}")
+                    log.error("scenarios watcher: %s: %r (keeps watching)", path, exc)
 
         self._watcher = threading.Thread(target=run, name="scenarios-watcher", daemon=True)
         self._watcher.start()

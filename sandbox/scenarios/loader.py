@@ -90,6 +90,7 @@ class _Lines:
 
     def __init__(self) -> None:
         self.lines: dict[PathKey, int] = {}
+        self.visited = 0  # values composed so far (aliases counted each time)
 
     def get(self, path: PathKey) -> int | None:
         while path:
@@ -99,10 +100,37 @@ class _Lines:
         return self.lines.get(())
 
 
+MAX_NESTING = 32  # a scenarios file is a few levels deep; anything deeper is a mistake
+MAX_NODES = 100_000  # aliases can multiply a small file (a "billion laughs")
+MAX_FILE_BYTES = 1024 * 1024
+
+
+class _TooBig(Exception):
+    """The document nests too deeply, refers to itself or grows too large."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
+
+
 def _to_python(
-    node: yaml.Node, path: PathKey, lines: _Lines, problems: list[Problem], loader: yaml.SafeLoader
+    node: yaml.Node,
+    path: PathKey,
+    lines: _Lines,
+    problems: list[Problem],
+    loader: yaml.SafeLoader,
+    ancestors: tuple[int, ...] = (),
 ) -> Any:
-    lines.lines[path] = node.start_mark.line + 1
+    line = node.start_mark.line + 1
+    if id(node) in ancestors:
+        raise _TooBig("an alias refers to the anchor that contains it (a recursive anchor)", line)
+    if len(path) > MAX_NESTING:
+        raise _TooBig(f"nested more than {MAX_NESTING} levels deep", line)
+    lines.visited += 1
+    if lines.visited > MAX_NODES:
+        raise _TooBig(f"more than {MAX_NODES} values once aliases are expanded", line)
+    lines.lines[path] = line
+    ancestors = (*ancestors, id(node))
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -116,11 +144,13 @@ def _to_python(
                 problems.append(
                     Problem((*path, key_text), "duplicate key", key_node.start_mark.line + 1)
                 )
-            out[key_text] = _to_python(value_node, (*path, key_text), lines, problems, loader)
+            out[key_text] = _to_python(
+                value_node, (*path, key_text), lines, problems, loader, ancestors
+            )
         return out
     if isinstance(node, yaml.SequenceNode):
         return [
-            _to_python(item, (*path, i), lines, problems, loader)
+            _to_python(item, (*path, i), lines, problems, loader, ancestors)
             for i, item in enumerate(node.value)
         ]
     return loader.construct_object(node, deep=True)
@@ -134,6 +164,12 @@ def parse_yaml(text: str, source: str | None = None) -> tuple[Any, _Lines]:
     try:
         node = loader.get_single_node()
         value = None if node is None else _to_python(node, (), lines, problems, loader)
+    except _TooBig as exc:
+        raise ScenarioError([Problem((), str(exc), exc.line)], source) from None
+    except RecursionError:  # PyYAML composes recursively: thousands of levels exhaust it
+        raise ScenarioError(
+            [Problem((), f"nested more than {MAX_NESTING} levels deep")], source
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -359,7 +395,12 @@ def validate(document: Any, lines: _Lines | None = None, source: str | None = No
     """Check a whole scenarios document; raises ``ScenarioError`` with every problem."""
     check = _Check(lines)
     if document is None:
-        return ScenarioSet(source=source)
+        # Empty, or comments only: what an editor leaves for an instant while it writes. A
+        # deliberately empty set says so.
+        raise ScenarioError(
+            [Problem((), "the file is empty: write `version: 1` for a deliberately empty set")],
+            source,
+        )
     top = check.mapping(document, (), TOP_KEYS)
     if "version" in top and top["version"] != 1:
         check.fail(("version",), "only version 1 exists")
@@ -461,7 +502,11 @@ def load_file(path: str | Path) -> ScenarioSet:
     """Read and validate a scenarios file; raises ``ScenarioError`` naming file and line."""
     source = str(path)
     try:
-        text = Path(path).read_text("utf-8")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise ScenarioError([Problem((), f"larger than {MAX_FILE_BYTES} bytes")], source)
+        text = data.decode("utf-8")
     except OSError as exc:
         raise ScenarioError([Problem((), f"cannot read: {exc.strerror}")], source) from None
     except UnicodeDecodeError:

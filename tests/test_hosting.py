@@ -1,0 +1,166 @@
+"""A hosted sandbox that one bad edit or one stranger cannot take down: regressions of the
+findings of "A hosted sandbox that one partner or one stranger cannot take down"."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sandbox.cli import main
+from sandbox.config import Config
+from sandbox.scenarios import ScenarioError, load_text
+from sandbox.state import RELOAD_STABLE_SECONDS, Sandbox
+
+GOOD = "version: 1\nscenarios:\n  QA_ONE: {outcome: server-error}\n"
+EDITED = "version: 1\nscenarios:\n  QA_ONE: {outcome: not-found}\n  QA_TWO: {outcome: drop}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("scenarios: &a\n  X: *a\n", 1, "an alias refers to the anchor that contains it"),
+        ("scenarios:\n  X: " + "[" * 900 + "]" * 900 + "\n", None, "nested more than 32 levels"),
+        (
+            "scenarios:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 40)),
+            34,
+            "nested more than 32 levels",
+        ),
+        (
+            "a: &a [1,1,1,1,1,1,1,1,1,1]\n"
+            + "".join(
+                f"{b}: &{b} [{', '.join([f'*{a}'] * 10)}]\n"
+                for a, b in zip("abcde", "bcdef", strict=True)
+            ),
+            1,
+            "more than 100000 values once aliases are expanded",
+        ),
+        ("", None, "the file is empty: write `version: 1` for a deliberately empty set"),
+        ("# scenarios.yaml\n\n", None, "the file is empty"),
+    ],
+    ids=["recursive anchor", "900 levels", "39 levels", "billion laughs", "empty", "comments only"],
+)
+def test_a_hostile_or_half_written_file_is_a_located_error(
+    text: str, line: int | None, message: str
+) -> None:
+    with pytest.raises(ScenarioError) as info:
+        load_text(text, "s.yaml")
+    (problem,) = info.value.problems
+    assert problem.line == line
+    assert message in problem.message
+
+
+def test_a_deliberately_empty_set_says_version_1() -> None:
+    assert load_text("version: 1\n", "s.yaml").rules == {}
+
+
+def test_scenarios_check_prints_no_traceback_for_a_recursive_anchor(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("scenarios: &a\n  X: *a\n")
+    result = CliRunner().invoke(main, ["scenarios", "check", str(path)])
+    assert result.exit_code == 1
+    assert "recursive anchor" in result.output and "Traceback" not in result.output
+
+
+@pytest.fixture
+def watched(tmp_path: Path) -> Iterator[tuple[Sandbox, Path]]:
+    path = tmp_path / "scenarios.yaml"
+    path.write_text(GOOD)
+    sandbox = Sandbox.open(Config(db=":memory:", scenarios=str(path)))
+    sandbox.watch_scenarios()
+    yield sandbox, path
+    sandbox.close()
+
+
+def rules(sandbox: Sandbox) -> dict[str, str]:
+    current = sandbox.default.scenarios.scenarios.rules
+    return {c: r.steps[0].outcome for c, r in current.items() if c.startswith("QA_")}
+
+
+def wait_for(check: object, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(check) and check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_watcher_survives_a_hostile_edit_and_applies_the_next_good_one(
+    watched: tuple[Sandbox, Path],
+) -> None:
+    sandbox, path = watched
+    path.write_text("scenarios: &a\n  X: *a\n")
+    assert wait_for(lambda: sandbox.scenarios_state.last_error is not None)
+    assert "recursive anchor" in (sandbox.scenarios_state.last_error or "")
+    assert rules(sandbox) == {"QA_ONE": "server-error"}  # the previous set stays
+    path.write_text(EDITED)
+    assert wait_for(lambda: rules(sandbox) == {"QA_ONE": "not-found", "QA_TWO": "drop"})
+    assert sandbox.scenarios_state.last_error is None
+    assert sandbox._watcher is not None and sandbox._watcher.is_alive()
+
+
+def test_the_watcher_survives_an_unexpected_exception(
+    watched: tuple[Sandbox, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox, path = watched
+    calls = []
+
+    def broken() -> bool:
+        calls.append(1)
+        raise RuntimeError("surprise")
+
+    monkeypatch.setattr(sandbox, "reload_scenarios", broken)
+    path.write_text(EDITED)
+    assert wait_for(lambda: calls)
+    assert "surprise" in (sandbox.scenarios_state.last_error or "")
+    monkeypatch.undo()
+    path.write_text(EDITED + "  QA_THREE: {outcome: validation}\n")
+    assert wait_for(lambda: "QA_THREE" in rules(sandbox))
+
+
+def test_an_empty_file_keeps_the_previous_set(watched: tuple[Sandbox, Path]) -> None:
+    sandbox, path = watched
+    path.write_text("")
+    assert wait_for(lambda: sandbox.scenarios_state.last_error is not None)
+    assert "the file is empty" in (sandbox.scenarios_state.last_error or "")
+    assert rules(sandbox) == {"QA_ONE": "server-error"}
+
+
+def test_a_file_is_applied_only_once_stable(watched: tuple[Sandbox, Path]) -> None:
+    """An editor writing the file in pieces: the half written at a line boundary is valid
+    YAML, but it changes again within the stable interval, so only the whole is applied."""
+    sandbox, path = watched
+    seen: list[dict[str, str]] = []
+    original = sandbox.reload_scenarios
+
+    def recording() -> bool:
+        done = original()
+        seen.append(rules(sandbox))
+        return done
+
+    sandbox.reload_scenarios = recording  # type: ignore[method-assign]
+    half = EDITED.splitlines(keepends=True)[:3]  # QA_ONE: not-found, without QA_TWO
+    path.write_text("".join(half))
+    time.sleep(RELOAD_STABLE_SECONDS / 3)
+    path.write_text(EDITED)
+    assert wait_for(lambda: seen)
+    time.sleep(RELOAD_STABLE_SECONDS * 2)
+    assert seen == [{"QA_ONE": "not-found", "QA_TWO": "drop"}]
+
+
+def test_health_reports_the_scenario_set(watched: tuple[Sandbox, Path]) -> None:
+    from sandbox.app import create_app
+
+    sandbox, path = watched
+    client = create_app(sandbox.config, sandbox).test_client()
+    data = client.get("/__sandbox/health").get_json()["data"]["scenarios"]
+    assert data["source"] == str(path) and data["lastError"] is None
+    path.write_text("version: 2\n")
+    assert wait_for(lambda: sandbox.scenarios_state.last_error is not None)
+    data = client.get("/__sandbox/health").get_json()["data"]["scenarios"]
+    assert "only version 1 exists" in data["lastError"]
+    assert data["lastErrorAt"].endswith("Z")
