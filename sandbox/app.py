@@ -10,7 +10,6 @@ Flask's routing rather than through a view.
 from __future__ import annotations
 
 import contextlib
-import logging
 import socket
 import time
 from collections.abc import Callable, Iterable
@@ -36,8 +35,6 @@ from .state import Sandbox
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 NOT_JOURNALED = ("/__sandbox", "/favicon.ico")  # the control plane and browsers' own asks
-
-log = logging.getLogger("sandbox")
 
 
 def render(error: errors.ApiError) -> Response:
@@ -208,7 +205,7 @@ def create_app(config: Config | None = None, sandbox: Sandbox | None = None) -> 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
         # A bug: logged for the operator, answered without any trace of the exception.
-        log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+        sandbox.incidents.report(f"{request.method} {request.path}", exc)
         return render(errors.HttpError(500, "Internal server error"))
 
     app.wsgi_app = ApiDispatch(app.wsgi_app, sandbox)  # type: ignore[method-assign]

@@ -16,6 +16,7 @@ from .config import DEFAULT_SECRET, ConfigError, load
 from .explain import explain
 from .scenarios import ScenarioError, builtin, load_effective, settings_from
 from .scenarios.model import rule_text
+from .store import StoreError
 
 DEFAULT_SCENARIOS = "scenarios.yaml"
 
@@ -98,7 +99,7 @@ def serve(**flags: Any) -> None:
         raise UserError(str(exc)) from None
     try:
         code = run(config, scenarios)
-    except ConfigError as exc:
+    except (ConfigError, StoreError) as exc:
         raise UserError(str(exc)) from None
     sys.exit(code)
 

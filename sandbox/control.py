@@ -232,12 +232,21 @@ def health() -> Response:
         "lastError": state.last_error,
         "lastErrorAt": iso_ms(state.last_error_at) if state.last_error_at else None,
     }
+    incidents = sandbox.incidents
+    database = {
+        "path": sandbox.config.db,
+        "errors": incidents.database_errors,
+        "unexpectedErrors": incidents.total,
+        "lastError": incidents.last,
+        "lastErrorAt": iso_ms(incidents.last_at) if incidents.last_at else None,
+    }
     return reply(
         "Sandbox is running",
         {
             "version": __version__,
             "uptimeSeconds": round(sandbox.uptime(), 3),
             "scenarios": scenarios,
+            "database": database,
         },
     )
 

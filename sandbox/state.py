@@ -13,6 +13,7 @@ from typing import Any
 
 from .config import Config, ConfigError, is_loopback
 from .dates import iso_ms
+from .incidents import Incidents
 from .journal import Journal
 from .scenarios import Engine, ScenarioError, ScenarioSet, load_effective
 from .store import Store, read_fixtures
@@ -132,6 +133,7 @@ class Sandbox:
     control_token: str | None = field(default=None, repr=False)
     runtime_partners: frozenset[str] = frozenset()  # created through the control plane
     scenarios_state: ScenariosState = field(default_factory=ScenariosState)
+    incidents: Incidents = field(default_factory=Incidents)
     _watcher: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _partners_lock: threading.Lock = field(default_factory=threading.Lock)

@@ -185,27 +185,59 @@ class Store:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self._lock = threading.Lock()
+        try:
+            self._conn = self._open(path)
+        except sqlite3.Error as exc:
+            # Not a database, truncated, corrupted, read-only, unreadable: one clear line.
+            raise StoreError(
+                f"cannot use the database {path}: {exc}. Move the file away (a new one is made "
+                "and filled from the fixtures), fix its permissions, or pass another --db "
+                "(:memory: for a throwaway ledger)"
+            ) from None
+        except OSError as exc:
+            raise StoreError(
+                f"cannot use the database {path}: {exc.strerror}. Pass another --db "
+                "(:memory: for a throwaway ledger)"
+            ) from None
+        self._fixtures: dict[str, Any] | None = None
+
+    @staticmethod
+    def _open(path: str) -> sqlite3.Connection:
+        """Connect, check the file is a usable database of this version, create the schema."""
         if path != ":memory:":
             parent = os.path.dirname(os.path.abspath(path))
             os.makedirs(parent, exist_ok=True)
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        if path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.execute("PRAGMA busy_timeout=5000")
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
-            self._conn.close()
-            raise StoreError(
-                f"{path} was written by another version of the sandbox (schema {version}, "
-                f"this one uses {SCHEMA_VERSION}); move it away or pass another --db"
-            )
-        self._conn.executescript(SCHEMA)
-        self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        self._fixtures: dict[str, Any] | None = None
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        try:
+            conn.row_factory = sqlite3.Row
+            if path != ":memory:":
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                # A damaged file must fail now, not on every request after SANDBOX_URL.
+                rows = [str(row[0]) for row in conn.execute("PRAGMA quick_check(10)")]
+                if rows != ["ok"]:
+                    found = [line for row in rows for line in row.splitlines() if "***" not in line]
+                    raise sqlite3.DatabaseError(
+                        f"it is corrupted (quick_check: {found[0] if found else rows[0]}, "
+                        f"{len(found)} problem(s) found)"
+                    )
+                conn.execute("BEGIN IMMEDIATE")  # fails at once on a read-only file
+                conn.execute("ROLLBACK")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=5000")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                raise sqlite3.DatabaseError(
+                    f"it was written by another version of the sandbox (schema {version}, this "
+                    f"one uses {SCHEMA_VERSION})"
+                )
+            conn.executescript(SCHEMA)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def close(self) -> None:
         with self._lock:

@@ -164,3 +164,95 @@ def test_health_reports_the_scenario_set(watched: tuple[Sandbox, Path]) -> None:
     data = client.get("/__sandbox/health").get_json()["data"]["scenarios"]
     assert "only version 1 exists" in data["lastError"]
     assert data["lastErrorAt"].endswith("Z")
+
+
+# --------------------------------------------------------------------------- bad database files
+
+
+def made_db(path: Path) -> Path:
+    from sandbox.state import load_fixture_data
+    from sandbox.store import Store
+
+    store = Store(str(path))
+    store.load_fixtures(load_fixture_data(None))
+    store.close()
+    for extra in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        extra.unlink(missing_ok=True)
+    return path
+
+
+def garbage(path: Path) -> Path:
+    path.write_bytes(bytes(range(256)) * 20)
+    return path
+
+
+def truncated(path: Path) -> Path:
+    made_db(path)
+    with path.open("r+b") as fh:
+        fh.truncate(8000)
+    return path
+
+
+def corrupted_pages(path: Path) -> Path:
+    made_db(path)
+    data = bytearray(path.read_bytes())
+    for offset in range(4096 * 3, len(data) - 4096, 4096 * 2):  # the middle of every other page
+        data[offset + 100 : offset + 400] = b"\xa5" * 300
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (garbage, "file is not a database"),
+        (truncated, "database disk image is malformed"),
+        (corrupted_pages, "it is corrupted (quick_check:"),
+    ],
+    ids=["garbage", "truncated", "corrupted pages"],
+)
+def test_a_bad_database_file_is_one_line_and_exit_code_2(
+    tmp_path: Path, make: object, reason: str
+) -> None:
+    import subprocess
+
+    from sandbox.process import command
+
+    assert callable(make)
+    db = make(tmp_path / "bad.db")
+    result = subprocess.run(
+        [*command(), "serve", "--port", "0", "--quiet", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""  # no SANDBOX_URL line
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"Error: cannot use the database {db}: {reason}")
+    assert line.endswith("or pass another --db (:memory: for a throwaway ledger)")
+
+
+def test_a_read_only_database_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    from sandbox.process import command
+
+    if not shutil.which("unshare"):
+        pytest.skip("needs unshare (util-linux) for a read-only mount")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db = made_db(folder / "ledger.db")
+    serve = " ".join([*command(), "serve", "--port", "0", "--quiet", "--db", str(db)])
+    script = f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} && {serve}"
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("mount namespaces are not permitted here")
+    result = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"Error: cannot use the database {db}: ")

@@ -138,3 +138,33 @@ def test_routing_lists_the_allowed_methods(sandbox: Sandbox) -> None:
         answer = handle(sandbox, signed(wrong, route.path))
         assert answer.status == 405
         assert ("Allow", ", ".join(route.methods)) in answer.headers
+
+
+def test_a_failing_disk_is_logged_once_per_interval_with_a_count(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sqlite3
+
+    def full(*args: Any, **kwargs: Any) -> Any:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(sandbox.store, "apply", full)
+    for _ in range(50):
+        assert handle(sandbox, signed("POST", CREDIT, body=BODY)).status == 500
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line == (
+        "unhandled error on POST /api/v1/credit-balance: OperationalError: database or disk is full"
+    )
+    assert caplog.records[0].exc_info is None  # the environment, not a bug: no traceback
+    sandbox.incidents.interval = 0.0  # the interval is over: the next one says how many
+    handle(sandbox, signed("POST", CREDIT, body=BODY))
+    assert caplog.records[-1].getMessage().endswith("(49 more like it in the last 0 s)")
+    assert (sandbox.incidents.total, sandbox.incidents.database_errors) == (51, 51)
+    from sandbox.app import create_app
+
+    health = create_app(sandbox.config, sandbox).test_client().get("/__sandbox/health")
+    database = health.get_json()["data"]["database"]
+    assert database["errors"] == 51
+    assert database["lastError"] == (
+        "POST /api/v1/credit-balance: OperationalError: database or disk is full"
+    )

@@ -140,8 +140,11 @@ def test_sequence_steps_inherit_the_rule_delay() -> None:
     assert steps[1].delay == Delay(0.0, 0.0)
 
 
-def test_empty_file_is_no_scenarios() -> None:
-    assert load_text("").rules == {}
+def test_an_empty_file_is_refused_and_version_1_is_an_empty_set() -> None:
+    # An empty file is what an editor leaves for an instant while it writes: never applied.
+    with pytest.raises(ScenarioError, match="the file is empty"):
+        load_text("")
+    assert load_text("version: 1\n").rules == {}
 
 
 def test_unreadable_file(tmp_path: Path) -> None:

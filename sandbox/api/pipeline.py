@@ -25,7 +25,6 @@ Anything unexpected is logged and answered with the endpoint's documented 500, w
 
 from __future__ import annotations
 
-import logging
 import time
 
 from .. import auth, signing
@@ -50,8 +49,6 @@ from . import BY_PATH, Route
 from .exchange import Answer, Exchange, Request
 from .faults import GONE, drop, hold, malform
 
-log = logging.getLogger("sandbox")
-
 JSON_TYPE = ("Content-Type", "application/json")
 SCENARIO_HEADER = "X-Sandbox-Scenario"
 
@@ -69,9 +66,9 @@ def handle(sandbox: Sandbox, request: Request) -> Answer:
     except ApiError as error:
         answer = error_answer(error)
     except Exception as exc:
-        # A bug, not a documented outcome: logged for the operator, answered with the
-        # endpoint's documented 500 and no trace of the exception.
-        log.error("unhandled error on %s %s", request.method, request.route_path, exc_info=exc)
+        # A bug or a failing disk, not a documented outcome: logged for the operator (once per
+        # interval and kind), answered with the endpoint's documented 500 and no trace of it.
+        sandbox.incidents.report(f"{request.method} {request.route_path}", exc)
         failure = ServerError(route.failure) if route else HttpError(500, "Internal server error")
         answer = error_answer(failure)
     headers = answer.headers
