@@ -77,6 +77,23 @@ def main() -> None:
     help="Bearer token for /__sandbox/ (default: none on loopback, generated elsewhere).",
 )
 @click.option("--threads", type=int, help="waitress worker threads. Default 4.")
+@click.option(
+    "--request-timeout",
+    type=float,
+    help="Seconds a request may take to arrive whole (then 408). Default 10.",
+)
+@click.option("--idle-timeout", type=float, help="Seconds an idle connection stays. Default 10.")
+@click.option(
+    "--max-connections-per-address",
+    type=int,
+    help="Connections one client address may hold (then 503). Default 32.",
+)
+@click.option(
+    "--max-held",
+    type=int,
+    help="Requests delay/timeout scenarios may hold at once (then 503). Default 100.",
+)
+@click.option("--max-held-per-partner", type=int, help="Of those, per partner. Default 25.")
 @click.option("--login-base", help="Base URL of loginLink. Default: the sandbox's own URL.")
 @click.option(
     "--fixtures",

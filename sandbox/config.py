@@ -107,6 +107,46 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("threads", "SANDBOX_THREADS", "--threads", 4, int, "waitress worker threads."),
     Setting(
+        "request_timeout",
+        "SANDBOX_REQUEST_TIMEOUT",
+        "--request-timeout",
+        10.0,
+        float,
+        "Seconds a request (headers and body) may take to arrive whole; then 408.",
+    ),
+    Setting(
+        "idle_timeout",
+        "SANDBOX_IDLE_TIMEOUT",
+        "--idle-timeout",
+        10.0,
+        float,
+        "Seconds an idle keep-alive connection is kept open.",
+    ),
+    Setting(
+        "max_connections_per_address",
+        "SANDBOX_MAX_CONNECTIONS_PER_ADDRESS",
+        "--max-connections-per-address",
+        32,
+        int,
+        "Connections one client address may hold at once (of 200); past it, 503.",
+    ),
+    Setting(
+        "max_held",
+        "SANDBOX_MAX_HELD",
+        "--max-held",
+        100,
+        int,
+        "Requests a delay or timeout scenario may hold at once (each has a thread of its own).",
+    ),
+    Setting(
+        "max_held_per_partner",
+        "SANDBOX_MAX_HELD_PER_PARTNER",
+        "--max-held-per-partner",
+        25,
+        int,
+        "Of those, how many one partner's requests may hold.",
+    ),
+    Setting(
         "login_base",
         "SANDBOX_LOGIN_BASE",
         "--login-base",
@@ -150,6 +190,11 @@ class Config:
     control_token: str | None = field(default=None, repr=False)
     ready_file: str | None = None
     threads: int = 4
+    request_timeout: float = 10.0
+    idle_timeout: float = 10.0
+    max_connections_per_address: int = 32
+    max_held: int = 100
+    max_held_per_partner: int = 25
     login_base: str | None = None
     fixtures: str | None = None
     quiet: bool = False
@@ -213,6 +258,14 @@ def _check(config: Config) -> None:
         raise ConfigError("journal_size must be >= 1")
     if config.threads < 1:
         raise ConfigError("threads must be >= 1")
+    if config.request_timeout <= 0 or config.idle_timeout <= 0:
+        raise ConfigError("request_timeout and idle_timeout must be > 0")
+    if not 1 <= config.max_connections_per_address <= 200:
+        raise ConfigError("max_connections_per_address must be between 1 and 200")
+    if not 0 <= config.max_held <= 1000:
+        raise ConfigError("max_held must be between 0 and 1000")
+    if config.max_held_per_partner < 0:
+        raise ConfigError("max_held_per_partner must be >= 0")
     if not config.secret:
         raise ConfigError("secret must not be empty")
     if config.control_token is not None and not config.control_token.strip():

@@ -108,3 +108,15 @@ class HttpError(ApiError):
 
     def __init__(self, status_code: int, message: str, headers: dict[str, str] | None = None):
         super().__init__(envelope("failed", message, None), headers, status_code)
+
+
+class HeldCapacity(ApiError):
+    """503: a delay or timeout scenario would hold the request, but every slot for held
+    requests (overall, or the partner's) is taken; nothing is performed."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            envelope("failed", "Too many requests held by scenarios", None),
+            {"X-Sandbox-Fault": "held-capacity", "Retry-After": "1"},
+            503,
+        )

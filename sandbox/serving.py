@@ -14,8 +14,10 @@ import os
 import signal
 import sys
 import tempfile
+import time
+from dataclasses import dataclass, field
 from types import FrameType
-from typing import IO, TextIO
+from typing import IO, Any, TextIO
 
 from waitress.channel import HTTPChannel
 from waitress.server import create_server
@@ -44,8 +46,95 @@ class EnvelopeErrorTask(ErrorTask):  # type: ignore[misc]
         self.write(body)
 
 
+def envelope_response(status: str, message: str) -> bytes:
+    """A whole HTTP response in the envelope, for the refusals made before any task runs."""
+    body = errors.dumps(errors.envelope("failed", message, None))
+    head = (
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
 class EnvelopeChannel(HTTPChannel):  # type: ignore[misc]
+    """waitress's connection, with the limits that keep slow and greedy clients from holding
+    every connection slot (issue: slowloris, trickling keep-alive):
+
+    - at most ``max_per_address`` connections from one client address; past it a connection is
+      answered 503 in the envelope and closed;
+    - a request (headers and body) must arrive whole within ``request_timeout`` seconds of its
+      first byte, or it is answered 408 and the connection closed (``watch_deadlines``), however
+      slowly it trickles; an idle keep-alive connection goes after ``channel_timeout``.
+    """
+
     error_task_class = EnvelopeErrorTask
+    request_began: float | None = None
+    counted: str | None = None  # the address this connection is counted under
+
+    def __init__(self, server: Any, sock: Any, addr: Any, adj: Any, map: Any = None) -> None:
+        super().__init__(server, sock, addr, adj, map)
+        address = str(addr[0]) if isinstance(addr, tuple) and addr else "?"
+        limits: ChannelLimits = server.sandbox_limits
+        count = limits.per_address.get(address, 0) + 1
+        limits.per_address[address] = count
+        self.counted = address
+        if count > limits.max_per_address:
+            self.refuse("503 Service Unavailable", f"Too many connections from {address}")
+
+    def refuse(self, status: str, message: str) -> None:
+        """Answer in the envelope and close, from the main loop (no task is running)."""
+        data = envelope_response(status, message)
+        with self.outbuf_lock:
+            self.outbufs[-1].append(data)
+            self.total_outbufs_len += len(data)
+        self.close_when_flushed = True
+
+    def received(self, data: bytes) -> bool:
+        before = self.request
+        if before is None and data:
+            self.request_began = time.monotonic()
+        result: bool = super().received(data)
+        if self.request is None:
+            self.request_began = None
+        elif self.request is not before:  # a new request began in this read
+            self.request_began = time.monotonic()
+        return result
+
+    def handle_close(self) -> None:
+        address, self.counted = self.counted, None
+        if address is not None:
+            per_address = self.server.sandbox_limits.per_address
+            left = per_address.get(address, 1) - 1
+            if left > 0:
+                per_address[address] = left
+            else:
+                per_address.pop(address, None)
+        super().handle_close()
+
+
+@dataclass
+class ChannelLimits:
+    max_per_address: int
+    request_timeout: float
+    per_address: dict[str, int] = field(default_factory=dict)  # the main loop's only
+
+
+def watch_deadlines(listener: Any, limits: ChannelLimits) -> None:
+    """Give a listening server the limits, and make its periodic maintenance (every
+    ``cleanup_interval``) also end requests that have been arriving for too long."""
+    listener.sandbox_limits = limits
+    original = listener.maintenance
+
+    def maintenance(now: float) -> None:
+        original(now)
+        cutoff = time.monotonic() - limits.request_timeout
+        for channel in list(listener.active_channels.values()):
+            began = getattr(channel, "request_began", None)
+            if began is not None and began < cutoff and not channel.close_when_flushed:
+                channel.request_began = None
+                channel.refuse("408 Request Timeout", "Request not received in time")
+
+    listener.maintenance = maintenance
 
 
 class _Stop(SystemExit):
@@ -79,14 +168,17 @@ def serve(
         app,
         host=config.host,
         port=config.port,
-        threads=config.threads,
+        # The ordinary requests' threads, plus one for each request a scenario may hold.
+        threads=config.threads + config.max_held,
         ident="sabong-sandbox",
         # waitress reads whole requests asynchronously before a worker sees them, so a slow or
-        # stalled client holds one connection slot, never a worker thread; it is dropped after
-        # channel_timeout of silence, and at most connection_limit clients are served at once.
-        channel_timeout=30,
+        # stalled client holds one connection slot, never a worker thread. An idle connection
+        # goes after idle_timeout; a request must arrive whole within request_timeout
+        # (EnvelopeChannel); one address holds at most max_connections_per_address of the
+        # connection_limit slots. The maintenance that enforces both runs every second.
+        channel_timeout=config.idle_timeout,
         connection_limit=200,
-        cleanup_interval=10,
+        cleanup_interval=1,
         # The last line behind the app's own limits (64 KiB body, 8 KiB query, 16 KiB headers,
         # answered in the envelope): nothing larger is ever buffered.
         max_request_body_size=2 * 1024 * 1024,
@@ -96,6 +188,10 @@ def serve(
         clear_untrusted_proxy_headers=True,
     )
     server.channel_class = EnvelopeChannel
+    limits = ChannelLimits(config.max_connections_per_address, config.request_timeout)
+    for listener in getattr(server, "map", {}).values() or [server]:  # one per address
+        if hasattr(listener, "active_channels"):
+            watch_deadlines(listener, limits)
     port = int(server.effective_port)
     url = url_for(config.host, port)
     if config.host not in ("0.0.0.0", "::", ""):

@@ -6,6 +6,8 @@ import logging
 import secrets as secrets_module
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -22,6 +24,40 @@ log = logging.getLogger("sandbox.scenarios")
 
 RELOAD_POLL_SECONDS = 0.25
 RELOAD_STABLE_SECONDS = 0.75  # a changed file is applied once unchanged for this long
+
+
+class Holds:
+    """The requests that delay and timeout scenarios are holding, capped overall and per
+    partner: each held request keeps a thread of its own (the server has ``threads`` for
+    ordinary requests plus ``max_held`` for these), so none of them costs capacity that
+    ordinary requests need, and no partner can take every slot."""
+
+    def __init__(self, total: int, per_tenant: int) -> None:
+        self.total = total
+        self.per_tenant = per_tenant
+        self._lock = threading.Lock()
+        self._held: dict[str, int] = {}
+
+    def held(self) -> int:
+        with self._lock:
+            return sum(self._held.values())
+
+    @contextmanager
+    def slot(self, tenant: str) -> Iterator[bool]:
+        """True (and the slot, until the block ends) if one is free for ``tenant``."""
+        with self._lock:
+            mine = self._held.get(tenant, 0)
+            free = sum(self._held.values()) < self.total and mine < self.per_tenant
+            if free:
+                self._held[tenant] = mine + 1
+        try:
+            yield free
+        finally:
+            if free:
+                with self._lock:
+                    self._held[tenant] -= 1
+                    if not self._held[tenant]:
+                        del self._held[tenant]
 
 
 @dataclass
@@ -134,6 +170,7 @@ class Sandbox:
     runtime_partners: frozenset[str] = frozenset()  # created through the control plane
     scenarios_state: ScenariosState = field(default_factory=ScenariosState)
     incidents: Incidents = field(default_factory=Incidents)
+    holds: Holds = field(default_factory=lambda: Holds(100, 25))
     _watcher: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _partners_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -155,7 +192,8 @@ class Sandbox:
         token = config.control_token
         if token is None and not is_loopback(config.host):
             token = secrets_module.token_urlsafe(24)  # printed once at start by the server
-        return cls(config=config, tenants=tenants, control_token=token)
+        holds = Holds(config.max_held, config.max_held_per_partner)
+        return cls(config=config, tenants=tenants, control_token=token, holds=holds)
 
     # The default tenant's parts, for the single-partner path (and the tests).
     @property

@@ -3,6 +3,7 @@ findings of "A hosted sandbox that one partner or one stranger cannot take down"
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -256,3 +257,113 @@ def test_a_read_only_database_is_one_line_and_exit_code_2(tmp_path: Path) -> Non
     assert result.stdout == ""
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"Error: cannot use the database {db}: ")
+
+
+# --------------------------------------------------------------------------- availability
+
+
+def raw_request(path_and_query: str, *, source: str = "127.0.0.1") -> bytes:
+    from sandbox import signing
+
+    path, _, query = path_and_query.partition("?")
+    ts = str(int(time.time()))
+    sig = signing.sign("sandbox-secret", "GET", path, ts, query=query)
+    return (
+        f"GET {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"x-timestamp: {ts}\r\nx-signature: {sig}\r\n\r\n"
+    ).encode()
+
+
+def connect(url: str, source: str = "127.0.0.1") -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=5, source_address=(source, 0))
+    return sock
+
+
+def read_answer(sock: socket.socket) -> bytes:
+    """One whole answer (the envelope's last byte is '}'), or what came before the close."""
+    data = b""
+    while not data.endswith(b"}"):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def timed_balance(url: str) -> tuple[int, float]:
+    from sandbox.client import SandboxClient
+
+    started = time.monotonic()
+    reply = SandboxClient(url, timeout=5).get("/api/v1/get-balance", {"clientId": "CLIENT_001"})
+    return reply.status, time.monotonic() - started
+
+
+def test_held_requests_cost_no_capacity_and_are_capped() -> None:
+    """Held by CLIENT_TIMEOUT (35 s), 30 requests used to freeze every other client: now each
+    has a thread of its own, up to the cap, and past it the answer is an immediate 503."""
+    from sandbox.process import ServerProcess
+
+    args = ["--port", "0", "--db", ":memory:", "--quiet", "--max-held", "30"]
+    args += ["--max-held-per-partner", "30"]
+    held: list[socket.socket] = []
+    with ServerProcess(args) as server:
+        try:
+            for _ in range(30):
+                sock = connect(server.url)
+                sock.sendall(raw_request("/api/v1/get-balance?clientId=CLIENT_TIMEOUT"))
+                held.append(sock)
+            time.sleep(0.5)
+            status, seconds = timed_balance(server.url)
+            assert status == 200 and seconds < 1.0
+            extra = connect(server.url)
+            extra.sendall(raw_request("/api/v1/get-balance?clientId=CLIENT_TIMEOUT"))
+            answer = read_answer(extra)
+            extra.close()
+            assert answer.startswith(b"HTTP/1.1 503 ")
+            assert b"X-Sandbox-Fault: held-capacity" in answer
+            assert answer.endswith(
+                b'{"status":"failed","message":"Too many requests held by scenarios","data":null}'
+            )
+        finally:
+            for sock in held:
+                sock.close()
+        # Their clients gone, the held requests free their slots within a poll.
+        time.sleep(0.5)
+        status, seconds = timed_balance(server.url)
+        assert status == 200 and seconds < 1.0
+
+
+def test_trickling_connections_of_one_address_do_not_stop_others() -> None:
+    """300 connections from one address, each trickling a request: at most 32 are held (the
+    others get 503 at once), each of those gets 408 once its request is 1 s late, and a client
+    from another address is served at once all along."""
+    from sandbox.process import ServerProcess
+
+    args = ["--port", "0", "--db", ":memory:", "--quiet", "--request-timeout", "1"]
+    trickling: list[socket.socket] = []
+    with ServerProcess(args) as server:
+        try:
+            for _ in range(300):
+                sock = connect(server.url, source="127.0.0.2")
+                sock.sendall(b"GET /api/v1/get-balance?clientId=CLIENT_001 HTTP/1.1\r\n")
+                trickling.append(sock)
+            status, seconds = timed_balance(server.url)
+            assert status == 200 and seconds < 1.0
+            refused = 0
+            for sock in trickling[100:]:
+                sock.settimeout(2)
+                answer = read_answer(sock)
+                refused += answer.startswith(b"HTTP/1.1 503 ")
+                assert b"Too many connections from 127.0.0.2" in answer
+            assert refused == 200
+            first = trickling[0]
+            first.settimeout(5)
+            first.sendall(b"Host: x\r\n")  # still trickling, past the 1 s deadline
+            late = read_answer(first)
+            assert late.startswith(b"HTTP/1.1 408 ")
+            assert late.endswith(b'"message":"Request not received in time","data":null}')
+            assert first.recv(4096) == b""  # and closed
+        finally:
+            for sock in trickling:
+                sock.close()

@@ -31,6 +31,7 @@ from .. import auth, signing
 from ..errors import (
     HTTP_MESSAGES,
     ApiError,
+    HeldCapacity,
     HttpError,
     InsufficientBalance,
     InvalidSignature,
@@ -42,7 +43,7 @@ from ..errors import (
 )
 from ..journal import BODY_LIMIT, VALID, Entry, SignatureReport
 from ..limits import MAX_BODY_BYTES, check
-from ..scenarios import Decision
+from ..scenarios import Decision, Step
 from ..state import Sandbox
 from ..store import money
 from . import BY_PATH, Route
@@ -175,10 +176,21 @@ def error_answer(error: ApiError) -> Answer:
 
 
 def apply(exchange: Exchange, route: Route, decision: Decision) -> Answer:
-    """Answer as the scenario step says (after its delay)."""
+    """Answer as the scenario step says, after its delay; a step that holds the request
+    (a delay, a timeout) takes one of the capped slots for held requests first."""
     step = decision.step
-    connection = exchange.request.connection
     delay = exchange.tenant.scenarios.delay_seconds(step)
+    if not delay and step.outcome != "timeout":
+        return settle(exchange, route, step, 0.0)
+    with exchange.sandbox.holds.slot(exchange.tenant.name) as free:
+        if not free:
+            raise HeldCapacity()
+        return settle(exchange, route, step, delay)
+
+
+def settle(exchange: Exchange, route: Route, step: Step, delay: float) -> Answer:
+    """The step's outcome, after ``delay`` seconds."""
+    connection = exchange.request.connection
     if delay and not hold(delay, connection):
         return client_gone(exchange)
     outcome = step.outcome
