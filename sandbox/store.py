@@ -65,6 +65,11 @@ CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens (expires_at);
 """
 
 
+# Every balance must print exactly as a JSON number (a double): with at most 15 significant
+# digits a decimal survives the round trip through a double. 999,999,999,999.99 has 14.
+MAX_BALANCE_CENTS = 999_999_999_999_99
+
+
 def money(cents: int) -> int | float:
     """Cents as the API's JSON number, printed as JavaScript would: ``150050`` -> ``1500.5``,
     ``20100`` -> ``201`` (an int, so that JSON says ``201``, not ``201.0``)."""
@@ -108,6 +113,14 @@ class InsufficientFunds(Exception):
         self.balance_cents = balance_cents
         self.amount_cents = amount_cents
         self.duplicate = duplicate  # the reference had been used before
+
+
+class BalanceCap(Exception):
+    """A credit that would take the balance past ``MAX_BALANCE_CENTS``; nothing was written."""
+
+    def __init__(self, balance_cents: int) -> None:
+        super().__init__("balance cap")
+        self.room_cents = MAX_BALANCE_CENTS - balance_cents  # the largest credit still allowed
 
 
 class DuplicateReference(Exception):
@@ -453,6 +466,8 @@ class Store:
             new_balance = balance + amount_cents if kind == "credit" else balance - amount_cents
             if new_balance < 0:
                 raise InsufficientFunds(balance, amount_cents, duplicate)
+            if new_balance > MAX_BALANCE_CENTS:
+                raise BalanceCap(balance)
             transaction_id = conn.execute(
                 "INSERT INTO transactions (wallet_id, type, amount_cents, currency, reference, "
                 "description, created_at, balance_after_cents) VALUES (?, ?, ?, 'USD', ?, ?, ?, ?)",

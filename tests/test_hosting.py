@@ -367,3 +367,37 @@ def test_trickling_connections_of_one_address_do_not_stop_others() -> None:
         finally:
             for sock in trickling:
                 sock.close()
+
+
+# --------------------------------------------------------------------------- exact money
+
+
+def test_balances_stay_exact_up_to_the_cap_and_a_credit_past_it_is_a_400(signed: object) -> None:
+    from conftest import Signed
+
+    assert isinstance(signed, Signed)
+    credit = "/api/v1/credit-balance"
+    r = signed.post(credit, {"clientId": "CLIENT_001", "amount": 999_999_999.99})
+    assert r.status_code == 200
+    store = signed.client.application.extensions["sandbox"].store  # type: ignore[attr-defined]
+    store.apply(  # straight to a cent below the cap
+        "CLIENT_001",
+        "credit",
+        999_999_999_999_99 - store.balance("CLIENT_001").cents - 1,
+        reference=None,
+        description=None,
+        now="2026-12-01T00:00:00.000Z",
+    )
+    r = signed.get("/api/v1/get-balance", {"clientId": "CLIENT_001"})
+    assert b'"balance":999999999999.98,' in r.data  # 14 significant digits: printed exactly
+    r = signed.post(credit, {"clientId": "CLIENT_001", "amount": 0.01})
+    assert b'"balance":999999999999.99}' in r.data
+    r = signed.post(credit, {"clientId": "CLIENT_001", "amount": 0.01})
+    assert r.status_code == 400
+    assert r.get_json()["data"]["errors"] == {
+        "amount": [
+            "The amount may not be greater than 0.00 (a balance may not exceed 999999999999.99)."
+        ]
+    }
+    r = signed.get("/api/v1/get-balance", {"clientId": "CLIENT_001"})
+    assert b'"balance":999999999999.99,' in r.data  # nothing was written

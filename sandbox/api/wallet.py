@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import store
 from ..dates import iso_ms
-from ..errors import DuplicateReference, InsufficientBalance, UserNotFound
+from ..errors import DuplicateReference, InsufficientBalance, UserNotFound, ValidationFailed
 from ..store import money
 from ..validation import Checker
 from .exchange import Exchange
@@ -43,6 +43,11 @@ def _apply(call: Exchange, kind: str) -> dict[str, Any]:
     except store.DuplicateReference:
         call.flags = ["duplicate-reference"]
         raise DuplicateReference() from None
+    except store.BalanceCap as exc:
+        cap = store.money_text(store.MAX_BALANCE_CENTS)
+        room = store.money_text(max(0, exc.room_cents))
+        message = f"The amount may not be greater than {room} (a balance may not exceed {cap})."
+        raise ValidationFailed({"amount": [message]}) from None
     if applied.duplicate:
         call.headers["X-Sandbox-Duplicate-Reference"] = "true"
         call.flags = ["duplicate-reference"]
