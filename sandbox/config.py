@@ -254,8 +254,8 @@ def _check(config: Config) -> None:
         raise ConfigError("port must be between 0 and 65535")
     if config.cpu not in ("auto", "none") and not config.cpu.isdigit():
         raise ConfigError("cpu must be auto, none or a CPU number")
-    if config.journal_size < 1:
-        raise ConfigError("journal_size must be >= 1")
+    if not 1 <= config.journal_size <= 100_000:
+        raise ConfigError("journal_size must be between 1 and 100000")
     if config.threads < 1:
         raise ConfigError("threads must be >= 1")
     if config.request_timeout <= 0 or config.idle_timeout <= 0:

@@ -18,7 +18,7 @@ from .dates import iso_ms
 from .errors import ApiError, InvalidSignature, ValidationFailed, dumps, envelope
 from .explain import explain, query_from
 from .scenarios import ScenarioError, parse_runtime_rule
-from .scenarios.engine import TooManyOverrides
+from .scenarios.engine import MAX_OVERRIDE_BYTES, TooManyOverrides
 from .scenarios.loader import PARTNER_NAME
 from .state import DEFAULT_TENANT, MAX_RUNTIME_PARTNERS, PartnerError, Sandbox, Tenant
 
@@ -261,12 +261,32 @@ def reset() -> Response:
 
 @bp.get("/scenarios")
 def list_scenarios() -> Response:
-    return reply("Active scenarios", _tenant().scenarios.active())
+    """The scenarios: the file's, and the runtime overrides a page at a time
+    (``?limit=`` up to 1000, 100 by default; ``?after=<clientId>`` for the next page)."""
+    limit = _bounded_int("limit", request.args.get("limit"), default=100, maximum=1000)
+    after = request.args.get("after") or None
+    return reply("Active scenarios", _tenant().scenarios.active(limit=limit, after=after))
+
+
+def _bounded_int(name: str, text: str | None, *, default: int, maximum: int) -> int:
+    if not text:
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= maximum:
+        raise ValidationFailed({name: [f"The {name} must be an integer from 1 to {maximum}."]})
+    return int(text)
 
 
 @bp.put("/scenarios/<client_id>")
 def set_scenario(client_id: str) -> Response:
     """Force a scenario for ``client_id`` (optionally for the next ``times`` requests)."""
+    if len(request.get_data(cache=True)) > MAX_OVERRIDE_BYTES:
+        raise ValidationFailed(
+            {"body": [f"The scenario may not be larger than {MAX_OVERRIDE_BYTES} bytes."]}
+        )
+    if len(client_id) > 255:
+        raise ValidationFailed(
+            {"clientId": ["The clientId may not be greater than 255 characters."]}
+        )
     try:
         rule, times = parse_runtime_rule(_json_body())
     except ScenarioError as exc:
@@ -288,7 +308,7 @@ def clear_scenario(client_id: str) -> Response:
 @bp.delete("/scenarios")
 def clear_scenarios() -> Response:
     engine = _tenant().scenarios
-    cleared = list(engine.active()["overrides"])
+    cleared = engine.override_ids()
     for client_id in cleared:
         engine.clear_override(client_id)
     return reply("Scenarios cleared", {"removed": cleared})

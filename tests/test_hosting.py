@@ -379,7 +379,7 @@ def test_balances_stay_exact_up_to_the_cap_and_a_credit_past_it_is_a_400(signed:
     credit = "/api/v1/credit-balance"
     r = signed.post(credit, {"clientId": "CLIENT_001", "amount": 999_999_999.99})
     assert r.status_code == 200
-    store = signed.client.application.extensions["sandbox"].store  # type: ignore[attr-defined]
+    store = signed.client.application.extensions["sandbox"].store
     store.apply(  # straight to a cent below the cap
         "CLIENT_001",
         "credit",
@@ -401,3 +401,35 @@ def test_balances_stay_exact_up_to_the_cap_and_a_credit_past_it_is_a_400(signed:
     }
     r = signed.get("/api/v1/get-balance", {"clientId": "CLIENT_001"})
     assert b'"balance":999999999999.99,' in r.data  # nothing was written
+
+
+# --------------------------------------------------------------------------- bounded inputs
+
+
+def test_runtime_overrides_are_bounded_in_size_and_listed_a_page_at_a_time(
+    client: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flask.testing import FlaskClient
+
+    from sandbox.scenarios import engine
+
+    assert isinstance(client, FlaskClient)
+    big = {"outcome": "validation", "errors": {"x": ["y" * 5000]}}
+    r = client.put("/__sandbox/scenarios/BIG", json=big)
+    assert r.status_code == 400
+    assert r.get_json()["data"]["errors"] == {
+        "body": ["The scenario may not be larger than 4096 bytes."]
+    }
+    assert (
+        client.put("/__sandbox/scenarios/" + "C" * 256, json={"outcome": "drop"}).status_code == 400
+    )
+    monkeypatch.setattr(engine, "MAX_OVERRIDES", 5)
+    for i in range(5):
+        assert client.put(f"/__sandbox/scenarios/P{i}", json={"outcome": "drop"}).status_code == 200
+    assert client.put("/__sandbox/scenarios/P9", json={"outcome": "drop"}).status_code == 400
+    first = client.get("/__sandbox/scenarios?limit=2").get_json()["data"]
+    assert list(first["overrides"]) == ["P0", "P1"] and first["nextAfter"] == "P1"
+    rest = client.get("/__sandbox/scenarios?limit=2&after=P3").get_json()["data"]
+    assert list(rest["overrides"]) == ["P4"] and rest["nextAfter"] is None
+    assert len(client.get("/__sandbox/scenarios").get_json()["data"]["overrides"]) == 5
+    assert client.get("/__sandbox/scenarios?limit=1001").status_code == 400

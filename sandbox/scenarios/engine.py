@@ -41,7 +41,10 @@ class _Override:
     remaining: int | None  # None: until cleared
 
 
-MAX_OVERRIDES = 10_000  # runtime scenarios at once: memory stays bounded on a hosted sandbox
+# Runtime scenarios at once, per partner, each at most MAX_OVERRIDE_BYTES of JSON (the control
+# plane refuses larger): a partner's overrides stay within a few MB on a hosted sandbox.
+MAX_OVERRIDES = 1_000
+MAX_OVERRIDE_BYTES = 4096
 
 
 class TooManyOverrides(Exception):
@@ -145,13 +148,21 @@ class Engine:
 
     # ------------------------------------------------------------------ views
 
-    def active(self) -> dict[str, Any]:
-        """The file's rules and the runtime overrides, JSON-friendly."""
+    def override_ids(self) -> list[str]:
         with self._lock:
-            overrides = {
-                client: {**o.rule.summary(), "remaining": o.remaining}
-                for client, o in self._overrides.items()
-            }
+            return list(self._overrides)
+
+    def active(self, *, limit: int | None = None, after: str | None = None) -> dict[str, Any]:
+        """The file's rules and the runtime overrides, JSON-friendly; the overrides a page at
+        a time (``limit`` of them, in clientId order, after the clientId ``after``)."""
+        with self._lock:
+            ids = sorted(c for c in self._overrides if after is None or c > after)
+            page = ids if limit is None else ids[:limit]
+            overrides = {}
+            for client in page:
+                override = self._overrides[client]
+                overrides[client] = {**override.rule.summary(), "remaining": override.remaining}
+            more = limit is not None and len(ids) > limit
             return {
                 "source": self.scenarios.source,
                 "seed": self.scenarios.seed,
@@ -160,4 +171,5 @@ class Engine:
                 "clients": {
                     c: {"balance": s.balance_cents / 100} for c, s in self.scenarios.clients.items()
                 },
+                "nextAfter": page[-1] if more else None,  # more overrides: ask after this one
             }
