@@ -64,6 +64,17 @@ class WaitressConnection:
             sock.shutdown(socket.SHUT_RDWR)
         return True
 
+    def local_url(self) -> str | None:
+        channel = getattr(self._disconnected, "__self__", None)
+        sock = getattr(channel, "socket", None)
+        try:
+            address, port = sock.getsockname()[:2] if sock is not None else (None, None)
+        except OSError:
+            return None
+        if address is None:
+            return None
+        return f"http://[{address}]:{port}/" if ":" in address else f"http://{address}:{port}/"
+
 
 def describe(environ: dict[str, Any]) -> Request:
     """The pipeline's description of a WSGI request. The body is read only within the limit

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import doctor, signing
-from .state import Sandbox, Tenant
+
+if TYPE_CHECKING:  # the state imports the scenarios, which read the route table: no cycle
+    from .state import Sandbox, Tenant
 
 
 def raw_path(environ: Mapping[str, Any]) -> str:
@@ -24,6 +26,21 @@ def raw_path(environ: Mapping[str, Any]) -> str:
             path = "/" + path.split("://", 1)[1].partition("/")[2]
         return path
     return (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) or "/"
+
+
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+
+
+def trusted_host(host: str, bound: str) -> bool:
+    """Whether a Host header names this sandbox on loopback: a loopback name or the bound
+    address, with any port. Anything else may be an attacker's name (DNS rebinding, a forged
+    Host): the open control plane refuses it and login links do not follow it."""
+    name = host.lower()
+    if name.startswith("["):
+        name = name[: name.find("]") + 1]
+    elif name.count(":") == 1:
+        name = name.partition(":")[0]
+    return name in LOOPBACK_NAMES or name in (bound.lower(), f"[{bound.lower()}]")
 
 
 @dataclass(frozen=True)

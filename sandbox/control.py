@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, render_template, request
 
 from . import __version__, signing
-from .auth import authenticate, raw_path, signature_headers
+from .auth import authenticate, raw_path, signature_headers, trusted_host
 from .client import curl_command
 from .dates import iso_ms
 from .errors import ApiError, InvalidSignature, ValidationFailed, dumps, envelope
@@ -55,7 +55,7 @@ def guard() -> None:
     g.control_tenant = sandbox.default
     if request.endpoint in OPEN_ENDPOINTS:
         return
-    if sandbox.control_token is None and not _trusted_host(request.host, sandbox.config.host):
+    if sandbox.control_token is None and not trusted_host(request.host, sandbox.config.host):
         # DNS rebinding: a page of the attacker's domain, resolved to 127.0.0.1, reaches the
         # open loopback plane with its own name in Host (and Origin); only loopback names are
         # this sandbox's. (With a token, the token protects.)
@@ -101,20 +101,6 @@ def guard() -> None:
         if wanted not in sandbox.tenants:
             raise ApiError(envelope("failed", "Unknown partner", None), status=404)
         g.control_tenant = sandbox.tenants[wanted]
-
-
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
-
-
-def _trusted_host(host: str, bound: str) -> bool:
-    """Whether the Host header names this sandbox on loopback: a loopback name or the bound
-    address, with any port."""
-    name = host.lower()
-    if name.startswith("["):
-        name = name[: name.find("]") + 1]
-    elif name.count(":") == 1:
-        name = name.partition(":")[0]
-    return name in LOOPBACK_NAMES or name in (bound.lower(), f"[{bound.lower()}]")
 
 
 def _signed_tenant(sandbox: Sandbox) -> Tenant:

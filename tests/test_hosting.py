@@ -433,3 +433,50 @@ def test_runtime_overrides_are_bounded_in_size_and_listed_a_page_at_a_time(
     assert list(rest["overrides"]) == ["P4"] and rest["nextAfter"] is None
     assert len(client.get("/__sandbox/scenarios").get_json()["data"]["overrides"]) == 5
     assert client.get("/__sandbox/scenarios?limit=1001").status_code == 400
+
+
+def test_login_links_never_follow_an_untrusted_host() -> None:
+    """Listening on a wildcard address (a container) the sandbox has no URL of its own; a login
+    link then follows the Host only when it is a loopback name, else the address the client
+    really connected to."""
+    import json as json_module
+    import subprocess
+
+    from sandbox import signing
+    from sandbox.process import command
+
+    port = None
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [*command(), "serve", "--host", "0.0.0.0", "--port", str(port), "--db", ":memory:"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().startswith("SANDBOX_URL=")
+        body = json_module.dumps(
+            {"clientId": "P1", "username": "p", "displayName": "P", "ipAddress": "10.0.0.1"}
+        ).encode()
+        links = {}
+        for host in ("attacker.example", f"localhost:{port}"):
+            ts = str(int(time.time()))
+            sig = signing.sign(
+                "sandbox-secret", "POST", "/api/v1/generate-auth-token", ts, body=body
+            )
+            with connect(f"http://127.0.0.1:{port}") as sock:
+                sock.sendall(
+                    f"POST /api/v1/generate-auth-token HTTP/1.1\r\nHost: {host}\r\n"
+                    f"x-timestamp: {ts}\r\nx-signature: {sig}\r\nContent-Length: {len(body)}\r\n"
+                    "Connection: close\r\n\r\n".encode()
+                    + body
+                )
+                answer = read_answer(sock)
+            links[host] = json_module.loads(answer.split(b"\r\n\r\n", 1)[1])["data"]["loginLink"]
+        assert links["attacker.example"].startswith(f"http://127.0.0.1:{port}/login/")
+        assert links[f"localhost:{port}"].startswith(f"http://localhost:{port}/login/")
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)

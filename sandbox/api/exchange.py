@@ -30,6 +30,9 @@ class Connection(Protocol):
     def drop(self) -> bool:
         """Close the connection without any response; False where there is no socket."""
 
+    def local_url(self) -> str | None:
+        """``http://<address>:<port>/`` the client connected to (not what it claims in Host)."""
+
 
 @dataclass(frozen=True)
 class Request:

@@ -6,6 +6,7 @@ import secrets
 import string
 from typing import Any
 
+from ..auth import trusted_host
 from ..dates import iso_ms
 from ..validation import Checker
 from .exchange import Exchange
@@ -21,10 +22,18 @@ def new_token() -> str:
 
 
 def login_base(call: Exchange) -> str:
-    """Where login links point: the configured base, else the sandbox's own URL (the one the
-    client addressed when the sandbox listens on a wildcard address)."""
+    """Where login links point: ``--login-base``, else the sandbox's own URL. Listening on a
+    wildcard address it has none of its own: then the Host the client sent, if it is a
+    loopback name, else the address the client really connected to; never a Host that could
+    be an attacker's (a link to it would be handed to end users)."""
     sandbox = call.sandbox
-    base = sandbox.config.login_base or sandbox.base_url or call.request.host_url
+    base = sandbox.config.login_base or sandbox.base_url
+    if not base:
+        request = call.request
+        host = request.host_url.split("://", 1)[-1].rstrip("/")
+        local = request.connection.local_url() if request.connection else None
+        trusted = trusted_host(host, sandbox.config.host)
+        base = request.host_url if trusted or local is None else local
     return base.rstrip("/")
 
 
