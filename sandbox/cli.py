@@ -173,6 +173,21 @@ def scenarios_check(path: str | None) -> None:
         click.echo(f"named clients (balance): {named}")
 
 
+@main.command()
+@click.option("--out", type=click.Path(dir_okay=False), help="Write it to this file.")
+def openapi(out: str | None) -> None:
+    """Print the OpenAPI 3.1 document of the five endpoints (no server started)."""
+    import json
+
+    from .openapi import document
+
+    text = json.dumps(document(), indent=2, ensure_ascii=False) + "\n"
+    if out:
+        Path(out).write_text(text, "utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
 @main.group()
 def fixtures() -> None:
     """Seed data."""

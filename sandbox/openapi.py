@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 
 from . import __version__, responses
-from .api import ROUTES, Route
+from .api import ROUTES, Route, fields
 from .store import SORT_COLUMNS
 
 MONEY = {"type": "number", "examples": [1500.5]}
@@ -24,7 +24,7 @@ def _envelope(data: dict[str, Any], status: str = "success") -> dict[str, Any]:
         "required": ["status", "message", "data"],
         "additionalProperties": False,
         "properties": {
-            "status": {"const": status},
+            "status": {"type": "string", "const": status},
             "message": {"type": "string"},
             "data": data,
         },
@@ -175,83 +175,73 @@ SUCCESS_EXAMPLES: dict[str, Any] = {
     },
 }
 
-ERRORS = _obj({"errors": {"type": "object", "additionalProperties": {"type": "array"}}})
+ERRORS = _obj(
+    {
+        "errors": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        }
+    }
+)
+NULL = {"const": None}  # not {"type": "null"}: client generators handle const better
 FAILURE_SCHEMAS: dict[str, dict[str, Any]] = {
     "validation": _envelope(ERRORS, "failed"),
-    "not-found": _envelope({"type": "null"}, "failed"),
-    "invalid-signature": _envelope({"type": "null"}, "error"),
+    "not-found": _envelope(NULL, "failed"),
+    "invalid-signature": _envelope(NULL, "error"),
     "server-error": _envelope(_obj({"error": {"type": "string"}}), "failed"),
     "insufficient-balance": _envelope(_obj({"balance": MONEY, "amount": MONEY}), "failed"),
-    "duplicate-reference": _envelope({"type": "null"}, "failed"),
+    "duplicate-reference": _envelope(NULL, "failed"),
 }
 
-SIGNATURE_HEADERS = [
-    {
+SECURITY_SCHEMES = {
+    "signature": {
+        "type": "apiKey",
+        "in": "header",
         "name": "x-signature",
-        "in": "header",
-        "required": True,
-        "description": "Lowercase hex HMAC-SHA256 of METHOD + PATH + TIMESTAMP + PAYLOAD.",
-        "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "description": "Lowercase hex HMAC-SHA256 of METHOD + PATH + TIMESTAMP + PAYLOAD under "
+        "the partner's secret (PAYLOAD: the JSON.stringify form of the body, or the decoded "
+        "query sorted by key).",
     },
-    {
+    "timestamp": {
+        "type": "apiKey",
+        "in": "header",
         "name": "x-timestamp",
-        "in": "header",
-        "required": True,
-        "description": "Unix time in seconds; accepted within 300 s of the server's clock.",
-        "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"},
+        "description": "Unix time in seconds (1 to 12 digits); accepted within 300 s of the "
+        "sandbox's clock.",
     },
-]
-
-REQUEST_BODIES: dict[str, dict[str, Any]] = {
-    "generate-auth-token": _obj(
-        {
-            "clientId": {"type": "string", "maxLength": 255},
-            "username": {"type": "string", "maxLength": 100},
-            "displayName": {"type": "string", "maxLength": 100},
-            "ipAddress": {"type": "string", "maxLength": 45},
-            "expiration": {"type": "integer", "minimum": 1, "maximum": 1440, "default": 2},
-        },
-        ["clientId", "username", "displayName", "ipAddress"],
-    ),
-    "credit-balance": _obj(
-        {
-            "clientId": {"type": "string", "minLength": 1},
-            "amount": {"type": "number", "minimum": 0.01, "maximum": 999999999.99},
-            "description": {"type": "string", "maxLength": 500},
-            "reference": {"type": "string", "maxLength": 255},
-        },
-        ["clientId", "amount"],
-    ),
 }
-REQUEST_BODIES["debit-balance"] = REQUEST_BODIES["credit-balance"]
-
-QUERY_PARAMS: dict[str, list[dict[str, Any]]] = {
-    "get-balance": [
-        {"name": "clientId", "in": "query", "required": True, "schema": {"type": "string"}}
-    ],
-    "get-transactions": [
-        {"name": "clientId", "in": "query", "required": True, "schema": {"type": "string"}},
-        {
-            "name": "limit",
-            "in": "query",
-            "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
-        },
-        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
-        {"name": "type", "in": "query", "schema": {"enum": ["credit", "debit"]}},
-        {
-            "name": "sortBy",
-            "in": "query",
-            "schema": {"enum": list(SORT_COLUMNS), "default": "createdAt"},
-        },
-        {
-            "name": "sortOrder",
-            "in": "query",
-            "schema": {"enum": ["asc", "desc"], "default": "desc"},
-        },
-        {"name": "dateFrom", "in": "query", "schema": {"type": "string"}},
-        {"name": "dateTo", "in": "query", "schema": {"type": "string"}},
-    ],
+SCENARIO_HEADER = {
+    "X-Sandbox-Scenario": {
+        "description": "The scenario that decided this answer, or none.",
+        "schema": {"type": "string"},
+    }
 }
+SIGNATURE_HEADERS = {
+    name: {"description": text, "schema": {"type": "string"}}
+    for name, text in (
+        ("X-Sandbox-Signature-Reason", "Why the signature failed: missing-signature, ..."),
+        ("X-Sandbox-Signature-Detail", "The reason in plain words."),
+        ("X-Sandbox-String-To-Sign", "The StringToSign the sandbox built (escaped)."),
+        ("X-Sandbox-Signature-Finding", "The doctor's code of the likely mistake."),
+        ("X-Sandbox-Signature-Doctor", "The doctor's finding in plain words (escaped)."),
+    )
+}
+WALLET_HEADERS = {
+    "X-Sandbox-Duplicate-Reference": {
+        "description": "true: the reference was used before by this user.",
+        "schema": {"type": "string"},
+    },
+    "X-Sandbox-Replayed": {
+        "description": "true: the original answer, replayed (policy replay).",
+        "schema": {"type": "string"},
+    },
+}
+BODIES = {
+    "generate-auth-token": fields.TOKEN_BODY,
+    "credit-balance": fields.WALLET_BODY,
+    "debit-balance": fields.WALLET_BODY,
+}
+QUERIES = {"get-balance": fields.BALANCE_QUERY, "get-transactions": fields.TRANSACTIONS_QUERY}
 
 
 def _render(kind: str, route: Route, **values: Any) -> tuple[int, Any]:
@@ -269,10 +259,16 @@ def _operation(route: Route) -> dict[str, Any]:
     by_status: dict[str, dict[str, Any]] = {}
 
     def add(status: int, kind: str, schema: dict[str, Any], example: Any) -> None:
+        headers = dict(SCENARIO_HEADER)
+        if status == 401:
+            headers.update(SIGNATURE_HEADERS)
+        if status == 200 and endpoint in ("credit-balance", "debit-balance"):
+            headers.update(WALLET_HEADERS)
         entry = by_status.setdefault(
             str(status),
             {
                 "description": "",
+                "headers": headers,
                 "content": {"application/json": {"schema": {"oneOf": []}, "examples": {}}},
             },
         )
@@ -289,28 +285,37 @@ def _operation(route: Route) -> dict[str, Any]:
         schemas = entry["content"]["application/json"]["schema"]["oneOf"]
         if len(schemas) == 1:
             entry["content"]["application/json"]["schema"] = schemas[0]
+    first, *rest = endpoint.split("-")
     operation: dict[str, Any] = {
-        "operationId": endpoint.replace("-", "_"),
+        "operationId": first + "".join(word.capitalize() for word in rest),  # getBalance
         "summary": route.success.replace(" successfully", ""),
-        "parameters": [*SIGNATURE_HEADERS, *QUERY_PARAMS.get(endpoint, [])],
         "responses": by_status,
     }
-    if endpoint in REQUEST_BODIES:
+    if endpoint in QUERIES:
+        operation["parameters"] = fields.query_parameters(QUERIES[endpoint])
+    if endpoint in BODIES:
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": REQUEST_BODIES[endpoint]}},
+            "content": {"application/json": {"schema": fields.body_schema(BODIES[endpoint])}},
         }
     return operation
 
 
 @cache
 def document() -> dict[str, Any]:
-    """The OpenAPI 3.1 document (built once)."""
+    """The OpenAPI 3.1 document (built once): the route table and the request rules of
+    ``sandbox.api``, the documented bodies of ``sandbox/responses.json``."""
     return {
         "openapi": "3.1.0",
+        "servers": [
+            {"url": "http://127.0.0.1:8080", "description": "sabong-sandbox on its defaults"}
+        ],
+        "security": [{"signature": [], "timestamp": []}],
+        "components": {"securitySchemes": SECURITY_SCHEMES},
         "info": {
             "title": "Sabong wallet API v1 (sabong-sandbox)",
             "version": __version__,
+            "license": {"name": "MIT", "identifier": "MIT"},
             "description": (
                 "Every request is signed: x-signature = lowercase hex HMAC-SHA256 of "
                 "METHOD + PATH + TIMESTAMP + PAYLOAD (POST: the JSON.stringify form of the body; "

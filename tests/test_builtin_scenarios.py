@@ -92,7 +92,9 @@ def test_scenarios_check_shows_the_effective_set_and_where_each_scenario_comes_f
     assert lines[0] == f"{own}: OK"
     assert lines[1].startswith(f"effective set: {own}, extending the built-in set (11 scenarios")
     by_client = {line.split()[0]: line for line in lines[2:-1]}
-    assert by_client["CLIENT_001"].endswith("not-found  [file]")
+    assert by_client["CLIENT_001"].endswith(
+        "not-found (not on generate-auth-token: answered normally there)  [file]"
+    )
     assert by_client["CLIENT_SERVER_ERROR"].endswith("validation  [file]")
     assert by_client["CLIENT_FLAKY"].endswith(
         "server-error -> server-error -> success (then stay)  [built-in]"

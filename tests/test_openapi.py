@@ -29,11 +29,16 @@ def test_document_is_valid_openapi_3_1(doc: dict[str, Any]) -> None:
         "/api/v1/get-balance",
         "/api/v1/get-transactions",
     ]
+    assert doc["security"] == [{"signature": [], "timestamp": []}]
+    schemes = doc["components"]["securitySchemes"]
+    assert {(s["in"], s["name"]) for s in schemes.values()} == {
+        ("header", "x-signature"),
+        ("header", "x-timestamp"),
+    }
     for path in doc["paths"].values():
         (operation,) = path.values()
-        names = {p["name"] for p in operation["parameters"]}
-        assert {"x-signature", "x-timestamp"} <= names
         assert "401" in operation["responses"]
+        assert "X-Sandbox-Signature-Doctor" in operation["responses"]["401"]["headers"]
 
 
 def test_examples_match_their_schemas(doc: dict[str, Any]) -> None:
@@ -102,3 +107,29 @@ def test_real_responses_conform(doc: dict[str, Any], signed: Signed, client: Fla
         conform(doc, path, response)
         statuses.add(response.status_code)
     assert statuses == {200, 400, 401, 404, 500}
+
+
+def test_the_published_document_is_the_served_one(doc: dict[str, Any]) -> None:
+    """docs/openapi.json (what partners feed their generators) is what the sandbox serves and
+    what `sabong-sandbox openapi` prints; regenerate it with that command."""
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from sandbox.cli import main
+
+    published = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"
+    printed = CliRunner().invoke(main, ["openapi"]).output
+    assert published.read_text("utf-8") == printed
+    assert json.loads(printed) == doc
+
+
+def test_operation_ids_are_method_names(doc: dict[str, Any]) -> None:
+    ids = [op["operationId"] for path in doc["paths"].values() for op in path.values()]
+    assert ids == [
+        "generateAuthToken",
+        "getBalance",
+        "creditBalance",
+        "debitBalance",
+        "getTransactions",
+    ]

@@ -15,6 +15,15 @@ from . import balance, tokens, transactions, wallet
 from .exchange import Handler
 
 PREFIX = "/api/v1/"
+# The documented responses a scenario can force (SPEC C); each endpoint allows its own.
+RESPONSES = (
+    "success",
+    "validation",
+    "not-found",
+    "invalid-signature",
+    "server-error",
+    "insufficient-balance",
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,14 @@ class Route:
     @property
     def path(self) -> str:
         return PREFIX + self.name
+
+    @property
+    def outcomes(self) -> tuple[str, ...]:
+        """The documented responses a scenario may force here: success, the 401 every
+        endpoint has, and the endpoint's own failures (a forced not-found on
+        generate-auth-token, which creates users, would be an answer the API never gives)."""
+        own = tuple(f for f in self.failures if f in RESPONSES)
+        return ("success", "invalid-signature", *own)
 
     @property
     def methods(self) -> tuple[str, ...]:

@@ -6,16 +6,12 @@ from typing import Any
 
 from ..errors import UserNotFound
 from ..store import money
-from ..validation import Checker
 from .exchange import Exchange
+from .fields import BALANCE_QUERY, validate
 
 
 def get_balance(call: Exchange) -> dict[str, Any]:
-    client_id = call.params.get("clientId")
-    check = Checker()
-    check.required("clientId", client_id)
-    check.done()
-    assert client_id is not None
+    client_id: str = validate(BALANCE_QUERY, call.params, query=True)["clientId"]
     wallet = call.tenant.store.balance(client_id)
     if wallet is None:
         raise UserNotFound()

@@ -60,4 +60,5 @@ def malform(answer: Answer, kind: str) -> Answer:
         broken = MALFORMED_HTML
     else:
         broken = b""
-    return Answer(200, [JSON_TYPE, ("Content-Length", str(len(broken)))], broken)
+    headers = [JSON_TYPE, ("Content-Length", str(len(broken))), ("X-Sandbox-Fault", "malformed")]
+    return Answer(200, headers, broken)

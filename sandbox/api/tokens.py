@@ -8,12 +8,11 @@ from typing import Any
 
 from ..auth import trusted_host
 from ..dates import iso_ms
-from ..validation import Checker
 from .exchange import Exchange
+from .fields import TOKEN_BODY, validate
 
 TOKEN_ALPHABET = string.ascii_letters + string.digits
 TOKEN_LENGTH = 64
-DEFAULT_EXPIRATION_MINUTES = 2
 
 
 def new_token() -> str:
@@ -38,21 +37,8 @@ def login_base(call: Exchange) -> str:
 
 
 def generate_auth_token(call: Exchange) -> dict[str, Any]:
-    body = call.json_object()
-    check = Checker()
-    fields: dict[str, str] = {}
-    for name, max_length in (
-        ("clientId", 255),
-        ("username", 100),
-        ("displayName", 100),
-        ("ipAddress", 45),
-    ):
-        value = body.get(name)
-        if check.required(name, value) and check.string(name, value, max_length=max_length):
-            fields[name] = str(value)
-    minutes = check.body_integer("expiration", body.get("expiration"), minimum=1, maximum=1440)
-    check.done()
-    minutes = minutes or DEFAULT_EXPIRATION_MINUTES
+    fields = validate(TOKEN_BODY, call.json_object(), query=False)
+    minutes: int = fields["expiration"]
     tenant = call.tenant
     now = tenant.clock.now()
     tenant.store.prune_tokens(iso_ms(now))  # expired tokens do not pile up

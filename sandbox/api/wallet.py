@@ -8,21 +8,15 @@ from .. import store
 from ..dates import iso_ms
 from ..errors import DuplicateReference, InsufficientBalance, UserNotFound, ValidationFailed
 from ..store import money
-from ..validation import Checker
 from .exchange import Exchange
+from .fields import WALLET_BODY, validate
 
 
 def _apply(call: Exchange, kind: str) -> dict[str, Any]:
-    body = call.json_object()
-    check = Checker()
-    client_id = body.get("clientId")
-    if check.required("clientId", client_id):
-        check.string("clientId", client_id)
-    cents = check.amount("amount", body.get("amount"))
-    description = check.optional_string("description", body.get("description"), max_length=500)
-    reference = check.optional_string("reference", body.get("reference"), max_length=255)
-    check.done()
-    assert isinstance(client_id, str) and cents is not None
+    values = validate(WALLET_BODY, call.json_object(), query=False)
+    client_id: str = values["clientId"]
+    cents: int = values["amount"]
+    description, reference = values["description"], values["reference"]
     tenant = call.tenant
     try:
         applied = tenant.store.apply(

@@ -17,11 +17,13 @@ from typing import Any
 
 import yaml
 
+from .. import api
 from .model import (
     APPLIED_THEN,
     BUILTIN,
     DEFAULT_SEED,
     ENDPOINTS,
+    FAULTS,
     MALFORMED_BODIES,
     OUTCOMES,
     ClientSetup,
@@ -368,14 +370,32 @@ def validate_rule(check: _Check, value: Any, path: PathKey, *, nested: bool = Fa
         mapping = check.mapping(fields["endpoints"], (*path, "endpoints"), ENDPOINTS)
         for name, sub in mapping.items():
             if name in ENDPOINTS:
-                rule = validate_rule(check, sub, (*path, "endpoints", name), nested=True)
-                if rule is not None:
+                where = (*path, "endpoints", name)
+                rule = validate_rule(check, sub, where, nested=True)
+                if rule is not None and _outcomes_allowed(check, rule, where, name):
                     endpoints[name] = rule
     if not steps and not endpoints and len(check.problems) == before:
         check.fail(path, "give an outcome, a sequence, a delay or endpoints")
     if len(check.problems) > before:
         return None
     return Rule(tuple(steps), cycle, probability, description, endpoints)
+
+
+def _outcomes_allowed(check: _Check, rule: Rule, path: PathKey, endpoint: str) -> bool:
+    """Every step forces a response the endpoint documents (faults go anywhere)."""
+    allowed = api.BY_NAME[endpoint].outcomes
+    ok = True
+    for i, step in enumerate(rule.steps):
+        if step.outcome in FAULTS or step.outcome in allowed:
+            continue
+        where = (*path, "sequence", i) if rule.is_sequence else (*path, "outcome")
+        check.fail(
+            where,
+            f"{step.outcome} is not an outcome of {endpoint} (its outcomes: "
+            f"{', '.join(allowed)}; the faults {', '.join(FAULTS)} apply anywhere)",
+        )
+        ok = False
+    return ok
 
 
 def _cents(check: _Check, value: Any, path: PathKey) -> int | None:

@@ -13,15 +13,9 @@ from typing import Any
 
 from .. import api
 
-# The documented responses QA can force (SPEC C), and the faults.
-RESPONSES = (
-    "success",
-    "validation",
-    "not-found",
-    "invalid-signature",
-    "server-error",
-    "insufficient-balance",
-)
+# The documented responses QA can force (SPEC C: each endpoint only its own, see
+# ``api.Route.outcomes``), and the faults, deliberately outside the contract, on any endpoint.
+RESPONSES = api.RESPONSES
 FAULTS = ("timeout", "drop", "malformed", "applied-then-failed")
 OUTCOMES = RESPONSES + FAULTS
 # The endpoints a rule may name: the route table's.
@@ -102,16 +96,26 @@ def step_text(step: Step) -> str:
     return text
 
 
-def rule_text(rule: Rule) -> str:
-    """A rule in one line, for ``scenarios check``."""
+def not_on(rule: Rule) -> list[str]:
+    """The endpoints where a client-wide rule's forced response cannot apply (they answer
+    normally instead): e.g. not-found is no answer of generate-auth-token."""
+    forced = {s.outcome for s in rule.steps if s.outcome in RESPONSES}
+    return [r.name for r in api.ROUTES if r.name not in rule.endpoints and forced - set(r.outcomes)]
+
+
+def rule_text(rule: Rule, *, nested: bool = False) -> str:
+    """A rule in one line, for ``scenarios check`` (``nested``: an endpoint's own rule)."""
     parts = []
     if rule.steps:
         text = " -> ".join(step_text(s) for s in rule.steps)
         if rule.is_sequence:
             text += " (then cycle)" if rule.cycle else " (then stay)"
-        parts.append(text + (" on every endpoint" if rule.endpoints else ""))
+        excluded = [] if nested else not_on(rule)
+        if excluded:
+            text += f" (not on {', '.join(excluded)}: answered normally there)"
+        parts.append(text + (" on every other endpoint" if rule.endpoints else ""))
     for endpoint, own in rule.endpoints.items():
-        parts.append(f"{endpoint}: {rule_text(own)}")
+        parts.append(f"{endpoint}: {rule_text(own, nested=True)}")
     if rule.probability != 1.0:
         parts.append(f"with probability {rule.probability:g}")
     return "; ".join(parts)
