@@ -797,7 +797,9 @@ def test_one_unsigned_lone_surrogate_does_not_break_the_journal(server: ServerPr
     """A clientId with a lone surrogate, from an unsigned request, is journaled: the journal
     and the inspector must still render (they once answered 500 until the entry aged out)."""
     port = port_of(server)
-    cleared = exchange(port, b"DELETE /__sandbox/requests HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "DELETE")
+    cleared = exchange(
+        port, b"DELETE /__sandbox/requests HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "DELETE"
+    )
     assert cleared.status == 200, cleared.body
     body = b'{"clientId":"\\ud800","amount":1}'
     head = f"POST {CREDIT} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
