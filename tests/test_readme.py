@@ -81,3 +81,23 @@ def test_signed_curl_example() -> None:
         '{"userId":123,"clientId":"CLIENT_001","balance":1500.5,'
         '"updatedAt":"2026-02-01T14:30:00.000Z"}}'
     )
+
+
+def test_the_synopsis_lists_every_option_of_every_command() -> None:
+    """The README's synopsis is checked against the real --help of each command."""
+    import re
+
+    from click.testing import CliRunner
+
+    from sandbox.cli import main
+
+    synopsis = re.search(
+        r"<!-- readme-test: synopsis -->\n```text\n(.*?)```", README.read_text("utf-8"), re.S
+    )
+    assert synopsis, "README synopsis block not found"
+    text = synopsis.group(1)
+    for command in (["serve"], ["sign"], ["verify"], ["openapi"], ["fixtures", "generate"]):
+        assert f"sabong-sandbox {' '.join(command)}" in text, command
+        help_text = CliRunner().invoke(main, [*command, "--help"]).output
+        for option in set(re.findall(r"^\s+(--[a-z][a-z-]+)", help_text, re.M)) - {"--help"}:
+            assert option in text, (command, option)
