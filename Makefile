@@ -1,21 +1,29 @@
 # The two commands of the README's quick start, usable identically by people and CI:
-#   make serve   start the sandbox on its embedded defaults
-#   make test    run the whole test suite (and the linter)
+#   make serve   start the sandbox on its embedded defaults (installs only what serving needs)
+#   make test    run the linters, the type checker and the whole test suite
 # Both create .venv and install the project into it on first use.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+SERVE_STAMP := $(VENV)/.serve-stamp
+TEST_STAMP := $(VENV)/.test-stamp
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
 .PHONY: serve test tools clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
-	touch $(STAMP)
 
-serve: $(STAMP)
+$(SERVE_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) -e .
+	touch $(SERVE_STAMP)
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[test]'
+	touch $(SERVE_STAMP) $(TEST_STAMP)
+
+serve: $(SERVE_STAMP)
 	$(BIN)/sabong-sandbox serve $(ARGS)
 
 # The Debian tools some tests drive, installed when missing (as root, from Debian's packages):
@@ -31,7 +39,7 @@ tools:
 	      || echo "could not install$$missing: the tests that need them will be skipped"; \
 	  else echo "not installed:$$missing: the tests that need them will be skipped"; fi; fi
 
-test: $(STAMP) tools
+test: $(TEST_STAMP) tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check sandbox tests bench examples docs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

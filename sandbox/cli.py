@@ -329,7 +329,10 @@ def verify(
     click.echo(f"canonical payload: {result['canonicalPayload']}")
     click.echo(f"StringToSign:      {result['stringToSign']}")
     verdict = result["verdict"]
-    click.echo(f"verdict:           {verdict['reason']}: {verdict['detail']}")
+    valid = verdict["reason"] == "valid"
+    click.echo(
+        f"verdict:           {'valid' if valid else verdict['reason'] + ': ' + verdict['detail']}"
+    )
     if "finding" in result:
         click.echo(f"doctor:            {result['finding']['message']}")
     if verdict["reason"] != "valid":

@@ -101,3 +101,15 @@ def test_the_synopsis_lists_every_option_of_every_command() -> None:
         help_text = CliRunner().invoke(main, [*command, "--help"]).output
         for option in set(re.findall(r"^\s+(--[a-z][a-z-]+)", help_text, re.M)) - {"--help"}:
             assert option in text, (command, option)
+
+
+def test_the_parameter_table_is_the_declared_rules() -> None:
+    """The README's parameter table is rendered from sandbox/api/fields.py, the rules the
+    server validates with; after changing them, paste ``parameters_markdown()`` there."""
+    from sandbox.api.fields import parameters_markdown
+
+    text = README.read_text("utf-8")
+    start = text.index("<!-- readme-test: parameters -->\n") + len(
+        "<!-- readme-test: parameters -->\n"
+    )
+    assert text[start : start + len(parameters_markdown())] == parameters_markdown()

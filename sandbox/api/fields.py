@@ -141,6 +141,48 @@ TRANSACTIONS_QUERY = (
 )
 
 
+# --------------------------------------------------------------------------- for the README
+
+
+def rule_text(field: Field) -> str:
+    """A field's rules in a few words, for the README's table of parameters."""
+    if field.kind == STRING:
+        parts = [
+            "string" + (f", at most {field.max_length} characters" if field.max_length else "")
+        ]
+    elif field.kind == AMOUNT:
+        parts = ["number, 0.01 to 999999999.99, at most 2 decimals"]
+    elif field.kind == INTEGER:
+        parts = [f"integer, {field.minimum} to {field.maximum}"]
+    elif field.kind == CHOICE:
+        parts = [" or ".join(f"`{c}`" for c in field.choices)]
+    else:
+        parts = ["ISO 8601 date or date-time"]
+    if field.default is not None:
+        parts.append(f"default `{field.default}`")
+    return ", ".join(parts)
+
+
+PARAMETERS = (
+    ("`POST /api/v1/generate-auth-token`", "body", TOKEN_BODY),
+    ("`POST /api/v1/credit-balance`, `POST /api/v1/debit-balance`", "body", WALLET_BODY),
+    ("`GET /api/v1/get-balance`", "query", BALANCE_QUERY),
+    ("`GET /api/v1/get-transactions`", "query", TRANSACTIONS_QUERY),
+)
+
+
+def parameters_markdown() -> str:
+    """The README's table of every endpoint's parameters (a test keeps the README in step)."""
+    rows = ["| endpoint | in | field | required | rules |", "|---|---|---|---|---|"]
+    for endpoint, where, declared in PARAMETERS:
+        for field in declared:
+            required = "**yes**" if field.required else "no"
+            rows.append(
+                f"| {endpoint} | {where} | `{field.name}` | {required} | {rule_text(field)} |"
+            )
+    return "\n".join(rows) + "\n"
+
+
 # --------------------------------------------------------------------------- JSON Schema
 
 
