@@ -32,7 +32,7 @@ class SignatureReport:
 
     verdict: str  # "valid" or a signing reason (missing-signature, mismatch, ...)
     detail: str = ""
-    string_to_sign: str | None = None  # header-safe, as in X-Sandbox-String-To-Sign
+    string_to_sign: str | None = None  # in real characters (headers carry it escaped)
     finding: str | None = None  # the doctor's message
     finding_code: str | None = None
 
@@ -70,6 +70,10 @@ class Entry:
     request_length: int
     response_body: bytes
     flags: list[str] = field(default_factory=list)
+    # The headers that matter to reproduce and explain it: what was signed and how it was
+    # answered (the signature is no secret; the control plane's token never reaches here).
+    request_headers: tuple[tuple[str, str], ...] = ()
+    response_headers: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -87,6 +91,8 @@ class Entry:
             "requestBody": _body_text(self.request_body, self.request_length),
             "responseBody": truncate(self.response_body),
             "flags": self.flags,
+            "requestHeaders": dict(self.request_headers),
+            "responseHeaders": dict(self.response_headers),
         }
 
 

@@ -6,9 +6,11 @@ equal); the one pipeline that replaced both must answer every request exactly as
 Each configuration replays the same requests, in order, against a fresh in-memory sandbox at a
 frozen clock, so that timestamps, StringToSigns and ``createdAt`` values are reproducible.
 
-One deliberate change from the recording: a POST refused on its headers alone (no signature,
+Deliberate changes since the recording: a POST refused on its headers alone (no signature,
 no timestamp, a stale one) is journaled without its clientId, because its body is no longer
-parsed at all (work before trust stays cheap).
+parsed at all (work before trust stays cheap); the journal (and a 401 body with explanations
+turned on) gives the StringToSign in real characters (headers still escape it); journal
+entries keep the signature headers sent and the answer's headers.
 
 After a deliberate change of behaviour, regenerate with ``SANDBOX_REGENERATE_GOLDEN=1`` and
 review the diff of ``tests/golden/pipeline.json`` like code.

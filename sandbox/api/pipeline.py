@@ -51,6 +51,8 @@ from .exchange import Answer, Exchange, Request
 from .faults import GONE, drop, hold, malform
 
 JSON_TYPE = ("Content-Type", "application/json")
+JOURNALED_HEADERS = ("x-timestamp", "x-signature", "content-type")
+HEADER_KEPT = 256  # characters of a journaled request header
 SCENARIO_HEADER = "X-Sandbox-Scenario"
 
 
@@ -145,16 +147,24 @@ def refuse(exchange: Exchange, checked: auth.Authentication) -> None:
             checked.body,
         )
     headers = auth.signature_headers(verdict, finding)
+    signed = verdict.string_to_sign
     report = SignatureReport(
         verdict.reason or "valid",
         verdict.detail,
-        headers.get("X-Sandbox-String-To-Sign"),
+        None if signed is None else text_of(signed),
         finding.message if finding else None,
         finding.code if finding else None,
     )
     exchange.signature = report
     explain = exchange.sandbox.config.explain_in_body
     raise InvalidSignature(headers, report.to_json() if explain else None)
+
+
+def text_of(message: bytes, limit: int = 2048) -> str:
+    """A StringToSign for the journal: its real characters (JSON carries any), cut at
+    ``limit``; headers carry it escaped instead (``signing.header_safe``)."""
+    text = message.decode("utf-8", "replace")
+    return text if len(text) <= limit else text[:limit] + f"...[{len(text) - limit} more]"
 
 
 def run(exchange: Exchange, route: Route) -> Answer:
@@ -287,6 +297,12 @@ def journal(exchange: Exchange, answer: Answer) -> Answer:
         request_length=max(length, len(kept)),
         response_body=answer.body[: BODY_LIMIT + 1],
         flags=[*exchange.flags, "dropped"] if exchange.dropped else exchange.flags,
+        request_headers=tuple(
+            (name, request.headers[name][:HEADER_KEPT])
+            for name in JOURNALED_HEADERS
+            if name in request.headers
+        ),
+        response_headers=tuple(answer.headers),
     )
     tenant.journal.add(entry)
     return Answer(answer.status, answer.headers, answer.body, entry)
