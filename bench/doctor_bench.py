@@ -1,4 +1,4 @@
-"""Time the signature doctor (``sandbox/doctor.py``) per failed request.
+"""Time the signature doctor (``sandbox/doctor/``) per failed request.
 
 The doctor runs only when a signature does not verify, on the request's worker thread, so its
 worst case (nothing reproduces the signature: every planned variant is tried) is what bounds the
@@ -7,8 +7,10 @@ machine. This script measures, in process and single-threaded:
 
 - worst cases: random signatures (a wrong secret looks the same) for a POST whose body makes
   every JSON variant distinct (non-ASCII, ``/``, a number typed ``100.50``), a GET with an
-  encoded, unsorted query, many configured partners, and large bodies (8 and 60 KiB), where the
-  work limit (``doctor.WORK_BUDGET``) cuts the search short;
+  encoded, unsorted query, many configured partners (``doctor.MAX_DIGESTS`` cuts the search
+  short), a 600-byte body with many partners (``doctor.MAX_HASHED_BYTES`` and
+  ``doctor.MAX_WALKED_BYTES`` both come into play), and large bodies (8 and 60 KiB), where
+  ``doctor.MAX_HASHED_BYTES`` cuts the search short;
 - typical cases: common mistakes, found early (single deviations, a pair, the millisecond scan).
 
 Each call is ``diagnose`` plus ``header_value`` (what the pipeline would do), timed one by one
@@ -111,6 +113,14 @@ CASES = [
         "worst",
         RANDOM_SIGNATURE,
         RICH_BODY,
+        partners=MANY_PARTNERS,
+    ),
+    post(
+        "POST, 600 B body, 50 partners",
+        "no-known-variant",
+        "worst",
+        RANDOM_SIGNATURE,
+        big_body(600),
         partners=MANY_PARTNERS,
     ),
     post("POST, 8 KiB body", "no-known-variant", "worst", RANDOM_SIGNATURE, big_body(8192)),
@@ -219,8 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = [measure(case, args.iterations, args.warmup) for case in CASES]
     print(
         f"sandbox.doctor: diagnose + header_value per failed request, {args.iterations} calls "
-        f"per case after {args.warmup} warm-up calls; plan of {len(doctor.PLAN)} candidates, "
-        f"work budget {doctor.WORK_BUDGET:,} units"
+        f"per case after {args.warmup} warm-up calls; plan of {len(doctor.PLAN)} candidates; "
+        f"caps: {doctor.MAX_DIGESTS:,} digests, {doctor.MAX_HASHED_BYTES:,} bytes hashed, "
+        f"{doctor.MAX_WALKED_BYTES:,} bytes of body walked"
     )
     print()
     print("| case | kind | code | digests tried | mean ms | p50 ms | p99 ms | max ms |")

@@ -14,13 +14,14 @@ raw (B3).
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import hmac
 import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote_plus, urlencode
 
@@ -55,8 +56,23 @@ def _js_number(text: str) -> float:
     return float(text)
 
 
+# Where ``canonical_body`` has the one parse log an object's numbers as typed (Body.numbers).
+_number_log: contextvars.ContextVar[list[float | str]] = contextvars.ContextVar("_number_log")
+
+
+def _logged_js_number(text: str) -> float:
+    value = float(text)
+    numbers = _number_log.get()
+    numbers.append(value)  # flat, not (value, text) pairs: no tuple for the GC to track
+    numbers.append(text)
+    return value
+
+
 _DECODER = json.JSONDecoder(
     parse_float=_js_number, parse_int=_js_number, parse_constant=_reject_constant
+)
+_LOGGING_DECODER = json.JSONDecoder(
+    parse_float=_logged_js_number, parse_int=_logged_js_number, parse_constant=_reject_constant
 )
 
 
@@ -72,8 +88,9 @@ def parse_json(raw: bytes) -> Any:
         raise InvalidJSON(f"the body is not valid UTF-8 (byte {exc.start})") from None
     if text.startswith("\ufeff"):
         raise InvalidJSON("the body starts with a byte-order mark")
+    decoder = _DECODER if _number_log.get(None) is None else _LOGGING_DECODER
     try:
-        value = _DECODER.decode(text)
+        value = decoder.decode(text)
     except json.JSONDecodeError as exc:
         raise InvalidJSON(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
@@ -214,6 +231,10 @@ class Body:
     payload: bytes  # the PAYLOAD part of the StringToSign
     data: dict[str, Any] | None  # the parsed object, or None when the body is not one
     problem: str | None  # why the body is not a JSON object, for the 400
+    # Each number of an object body, in document order, as its float in ``data`` followed by its
+    # text as typed, logged by the one parse: the signature doctor prints numbers as typed from
+    # it. A repeated key's earlier values are here too: look a float up by identity.
+    numbers: Sequence[float | str] = field(default=(), compare=False, repr=False)
 
 
 _JSON_WHITESPACE = b" \t\n\r"
@@ -226,12 +247,19 @@ def canonical_body(raw: bytes) -> Body:
     Anything else (invalid JSON, or JSON that is not an object) is signed as the raw bytes and
     reported as a problem for the validation step that follows the signature check.
     """
-    if not raw.strip(_JSON_WHITESPACE):
+    stripped = raw.strip(_JSON_WHITESPACE)
+    if not stripped:
         return Body(b"{}", {}, None)
+    # Only an object's numbers are ever printed as typed: an array of numbers logs nothing.
+    numbers: list[float | str] = []
+    token = _number_log.set(numbers) if stripped[0] == 0x7B else None  # {
     try:
         parsed = parse_json(raw)
     except InvalidJSON as exc:
         return Body(raw, None, f"The body must be valid JSON: {exc}.")
+    finally:
+        if token is not None:
+            _number_log.reset(token)
     if not isinstance(parsed, dict):
         kind = _json_kind(parsed)
         return Body(raw, None, f"The body must be a JSON object, not {kind}.")
@@ -240,7 +268,7 @@ def canonical_body(raw: bytes) -> Body:
         # JSON.parse accepts "\ud800", but it is no text: nothing can store or print it.
         problem = "The body must not contain unpaired surrogates (\\ud800-\\udfff)."
         return Body(payload, None, problem)
-    return Body(payload, parsed, None)
+    return Body(payload, parsed, None, numbers)
 
 
 def _has_lone_surrogate(value: Any) -> bool:

@@ -12,19 +12,38 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import re
 import secrets
 import string
+import subprocess
+import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sandbox import doctor, signing
-from sandbox.doctor import Finding, diagnose, header_value
+from sandbox.doctor import Candidate, Finding, diagnose, header_value, plan, search, variants
+from sandbox.doctor.plan import (
+    Algorithm,
+    Encoding,
+    Form,
+    Joiner,
+    JsonFlag,
+    Method,
+    Part,
+    Path,
+    QueryFlag,
+    Secret,
+    Spacing,
+    Structure,
+    Timestamp,
+)
 
 SECRET = "sandbox-secret"
 PARTNERS = {"acme": "acme-partner-secret-7f3a", "globex": "globex-secret-9c21"}
@@ -511,24 +530,63 @@ def test_each_mistake_is_found_by_name(case: Case) -> None:
     assert finding.tried >= 1
 
 
+def codes(candidate: Candidate) -> list[str]:
+    """A candidate's finding code, one part per named mistake."""
+    return [part for d in candidate.deviations for part in d.code.split("+")]
+
+
 def test_every_single_deviation_of_the_plan_has_a_case() -> None:
-    """Each alternative the doctor searches is exercised alone by at least one case."""
-    alternatives = {alt for entry in doctor.PLAN for alt in entry if alt}
-    singles = {alt for alt in alternatives if "+" not in alt and not alt[:4].isupper()}
+    """Each mistake the doctor searches is exercised by at least one case."""
+    planned = {part for candidate in doctor.PLAN for part in codes(candidate)}
     covered = {part for case in ALL_CASES for part in case.code.split("+")}
-    assert singles <= covered, sorted(singles - covered)
+    assert planned <= covered, sorted(planned - covered)
+
+
+def test_every_mistake_of_every_dimension_is_planned_alone() -> None:
+    named = [*Spacing, *JsonFlag, *QueryFlag, *Form, *Method, *Path, *Timestamp, *Algorithm]
+    everything = {m.code for m in [*named, *Secret, *Joiner]} | {"component-order"}
+    singles = {part for c in doctor.PLAN if len(c.deviations) == 1 for part in codes(c)}
+    assert singles == everything
 
 
 def test_single_deviations_come_before_pairs() -> None:
-    codes = [
-        "+".join(doctor._code(d, alt) for d, alt in enumerate(entry) if alt)
-        for entry in doctor.PLAN
+    plan = doctor.PLAN
+    assert plan[0] == Candidate()
+    first_pair = next(i for i, c in enumerate(plan) if len(c.deviations) == 2)
+    # Past the first pair, only deviations that are themselves two mistakes in one dimension
+    # (a JSON style with two flags, another order with a separator) may still come alone.
+    assert all(len(codes(c)) >= 2 for c in plan[first_pair:])
+    assert all(len(c.deviations) <= 2 for c in plan)
+
+
+def test_the_likeliest_mistakes_are_tried_first() -> None:
+    """The ranking: a change of a cost or of a table's order shows here first."""
+    first = ["+".join(d.code for d in c.deviations) for c in doctor.PLAN[:19]]
+    assert first == [
+        "",
+        "json-spacing",
+        "url-encoded-query",
+        "unsorted-query",
+        "stringified-body",
+        "json-spacing+unicode-escape",
+        "url-encoded-query+unsorted-query",
+        "sorted-keys",
+        "query-in-path",
+        "lowercase-method",
+        "newline-separated",
+        "partner-secret",
+        "numbers-as-typed",
+        "unicode-escape",
+        "leading-question-mark",
+        "missing-api-prefix",
+        "component-order",
+        "secret-trailing-newline",
+        "unicode-escape+escaped-slashes",
     ]
-    assert codes[0] == ""
-    first_pair = next(i for i, entry in enumerate(doctor.PLAN) if sum(map(bool, entry)) == 2)
-    # Past the first pair, only alternatives that are themselves two mistakes in one dimension
-    # (a JSON style with two flags, another order with a separator) may still come.
-    assert all("+" in code for code in codes[first_pair:])
+    assert doctor.PLAN[16].structure == Structure(
+        (Part.TIMESTAMP, Part.METHOD, Part.PATH, Part.PAYLOAD)
+    )
+    assert (len(doctor.PLAN), sum(len(c.deviations) == 2 for c in doctor.PLAN)) == (775, 625)
 
 
 # --------------------------------------------------------------------------- when nothing matches
@@ -587,13 +645,136 @@ def test_the_work_is_capped_for_a_large_body_and_many_partners() -> None:
     assert finding.code == "no-known-variant"
     assert "work limit" in finding.message
     assert len(finding.message) < 1000  # the payload is quoted in part only
+    # Each digest hashes the whole body (65 KB): the bytes hashed stop the search (at most one
+    # message past the cap), after the likeliest few candidates.
+    message = len(f"POST{CREDIT}{TS}".encode() + signing.canonical_json(raw))
+    assert finding.tried * message > doctor.MAX_HASHED_BYTES / 2
+    assert finding.tried * message <= doctor.MAX_HASHED_BYTES + message
+    assert 5 <= finding.tried <= 40
 
 
-def test_many_partners_still_find_a_likely_mistake_first() -> None:
+def test_many_partners_reach_the_digest_cap() -> None:
     many = {f"partner-{i}": f"secret-of-partner-{i}" for i in range(200)}
-    sig = hmac_hex(f"POST{CREDIT}{TS}{json.dumps(BODY)}")
-    finding = diagnose("POST", CREDIT, "", RIGHT.encode(), TS, sig, SECRET, many)
+    finding = diagnose("POST", CREDIT, "", RIGHT.encode(), TS, secrets.token_hex(32), SECRET, many)
+    assert (finding.code, finding.tried) == ("no-known-variant", doctor.MAX_DIGESTS)
+    assert "work limit" in finding.message
+
+
+def test_the_digest_cap_leaves_an_ordinary_request_alone() -> None:
+    """The whole plan of a request with a few partners fits, and the cap stays near it."""
+    finding = diagnose(
+        "POST", CREDIT, "", RIGHT.encode(), TS, secrets.token_hex(32), SECRET, PARTNERS
+    )
+    assert "work limit" not in finding.message
+    assert 1000 < finding.tried < doctor.MAX_DIGESTS <= 1.5 * finding.tried
+
+
+def test_a_lower_cap_stops_the_search_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    sig = hmac_hex("|".join(["POST", CREDIT, TS, RIGHT]))
+    found = diagnose("POST", CREDIT, "", RIGHT.encode(), TS, sig, SECRET, PARTNERS)
+    assert (found.code, found.tried) == ("pipe-separated", 1020)  # after the millisecond scan
+    monkeypatch.setattr(search, "MAX_DIGESTS", 900)  # no room for the scan: it is left out
+    found = diagnose("POST", CREDIT, "", RIGHT.encode(), TS, sig, SECRET, PARTNERS)
+    assert (found.code, found.tried) == ("pipe-separated", 20)
+    monkeypatch.setattr(search, "MAX_DIGESTS", 15)
+    finding = diagnose("POST", CREDIT, "", RIGHT.encode(), TS, sig, SECRET, PARTNERS)
+    assert (finding.code, finding.tried) == ("no-known-variant", 15)
+    assert "work limit" in finding.message
+
+
+def json_dumps_body(size: int) -> tuple[bytes, str]:
+    """An object of ``size`` bytes or just over, and its signature as json.dumps signs it."""
+    body: dict[str, Any] = {"clientId": "CLIENT_001", "amount": 1, "items": []}
+    while len(compact(body)) < size:
+        body["items"].append({"n": len(body["items"])})
+    return compact(body).encode(), hmac_hex(f"POST{CREDIT}{TS}{json.dumps(body)}")
+
+
+def test_a_body_up_to_16_kib_still_gets_the_likeliest_json_variant() -> None:
+    raw, sig = json_dumps_body(16000)
+    assert len(raw) <= doctor.MAX_WALKED_BYTES
+    finding = diagnose("POST", CREDIT, "", raw, TS, sig, SECRET)
     assert finding.code == "json-spacing"
+
+
+def test_a_larger_body_gets_no_json_variant() -> None:
+    raw, sig = json_dumps_body(24000)
+    finding = diagnose("POST", CREDIT, "", raw, TS, sig, SECRET)
+    assert finding.code == "no-known-variant"
+    assert "work limit" in finding.message
+
+
+def test_the_walk_cap_counts_each_json_variant(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Room for one walk of the body: json-spacing; the flags need a second one first."""
+    size = len(RIGHT)
+    monkeypatch.setattr(variants, "MAX_WALKED_BYTES", 2 * size)
+    sig = hmac_hex(f"POST{CREDIT}{TS}{json.dumps(BODY, separators=(',', ':'), sort_keys=True)}")
+    finding = diagnose("POST", CREDIT, "", RIGHT.encode(), TS, sig, SECRET)
+    assert finding.code == "no-known-variant"  # spacing, then the flags' walk: no room left
+    monkeypatch.setattr(variants, "MAX_WALKED_BYTES", 3 * size)
+    assert diagnose("POST", CREDIT, "", RIGHT.encode(), TS, sig, SECRET).code == "sorted-keys"
+
+
+# --------------------------------------------------------------------------- one parse
+
+
+def test_a_mismatch_does_not_parse_the_body_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The numbers as typed come from the server's one parse (signing.Body.numbers)."""
+    body = TYPED.encode()
+    parsed = signing.canonical_body(body)
+
+    def no_parse(*args: Any, **kw: Any) -> Any:
+        raise AssertionError("the body was parsed again")
+
+    monkeypatch.setattr(json, "loads", no_parse)
+    monkeypatch.setattr(json.JSONDecoder, "decode", no_parse)
+    monkeypatch.setattr(signing, "parse_json", no_parse)
+    sig = hmac_hex(f"POST{CREDIT}{TS}{TYPED}")
+    finding = diagnose("POST", CREDIT, "", body, TS, sig, SECRET, PARTNERS, parsed=parsed)
+    assert finding.code == "numbers-as-typed"
+    assert "100.50" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("raw", "typed"),
+    [
+        ('{"a":1.50,"a":2.50}', '{"a":2.50}'),  # the last value, at the first position
+        ('{"a":"s","b":2.0,"a":2}', '{"a":2,"b":2.0}'),  # not the document's order of numbers
+        ('{"a":[1.0],"b":{"c":1e1},"b":3.50}', '{"a":[1.0],"b":3.50}'),
+    ],
+)
+def test_numbers_as_typed_follow_json_parse_on_repeated_keys(raw: str, typed: str) -> None:
+    sig = hmac_hex(f"POST{CREDIT}{TS}{typed}")
+    finding = diagnose("POST", CREDIT, "", raw.encode(), TS, sig, SECRET)
+    assert finding.code == "numbers-as-typed", finding.message
+
+
+def test_the_one_parse_logs_an_objects_numbers_as_typed() -> None:
+    body = signing.canonical_body(b' {"a":1.50,"b":[2,{"c":-0}],"a":3e0}')
+    assert body.numbers[1::2] == ["1.50", "2", "-0", "3e0"]
+    assert body.data is not None and body.data["a"] is body.numbers[-2]  # the same float
+    assert signing.parse_json(b'{"a":1.50}') == {"a": 1.5}  # the parse alone logs nothing,
+    assert len(body.numbers) == 8  # not even into the last body's log
+    assert signing.canonical_body(b"[1.50, 2]").numbers == ()  # no object: nothing logged
+    assert signing.canonical_body(b'{"a":1.50,}').numbers == ()  # invalid JSON
+
+
+def test_each_thread_logs_its_own_numbers() -> None:
+    errors: list[str] = []
+
+    def parse(n: int) -> None:
+        raw = ("{" + ",".join(f'"k{i}":{n}.{i}0' for i in range(50)) + "}").encode()
+        for _ in range(200):
+            texts = signing.canonical_body(raw).numbers[1::2]
+            if texts != [f"{n}.{i}0" for i in range(50)]:
+                errors.append(f"thread {n}: {texts[:3]}")
+
+    threads = [threading.Thread(target=parse, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
 
 
 # --------------------------------------------------------------------------- secrets and headers
@@ -668,7 +849,7 @@ json_scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-(2**53), 2**53),
-    st.text(st.characters(blacklist_categories=("Cs",)), max_size=12),
+    st.text(st.characters(blacklist_categories=["Cs"]), max_size=12),
 )
 json_values = st.recursive(
     json_scalars,
@@ -691,30 +872,57 @@ def test_any_body_signed_with_python_json_dumps_is_recognized(body: dict[str, An
 @given(
     st.binary(max_size=200), st.binary(max_size=300), st.sampled_from(["sha256", "sha512", "sha1"])
 )
-def test_the_inlined_hmac_is_hmac(key: bytes, message: bytes, name: str) -> None:
-    digests = doctor._Digests(name)
+@example(b"k" * 64, b"a block-long key", "sha256")
+@example(b"k" * 65, b"a key longer than a block", "sha256")
+@example(b"k" * 129, b"a key longer than SHA-512's block", "sha512")
+def test_the_one_hmac_is_hmac(key: bytes, message: bytes, name: str) -> None:
+    digests = search.Digests(name)
     assert digests.hmac(key, message) == hmac.digest(key, message, name)
+    again = message + b"!"  # the key's setup, kept from the first message, is reused
+    assert digests.hmac(key, again) == hmac.digest(key, again, name)
 
 
 def test_the_plan_is_deterministic_and_bounded() -> None:
-    assert doctor.PLAN[0] == ("",) * 7
+    assert doctor.PLAN[0] == Candidate()
     assert len(set(doctor.PLAN)) == len(doctor.PLAN)
     assert len(doctor.PLAN) < 2000
+    assert plan._build_plan() == doctor.PLAN
+    # Each candidate by its codes and order (a frozenset's repr varies with the hash seed).
+    program = (
+        "from sandbox import doctor\n"
+        "for c in doctor.PLAN:\n"
+        "    print([d.code for d in c.deviations], c.structure and c.structure.order)"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", program],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    here = "".join(
+        f"{[d.code for d in c.deviations]} {c.structure and c.structure.order}\n"
+        for c in doctor.PLAN
+    )
+    assert runs == {here}  # the same order whatever the hash seed
 
 
 def test_the_sent_signature_is_read_in_each_encoding() -> None:
     digest = RIGHT_DIGEST
-    cases: dict[str, Callable[[bytes], str]] = {
-        "": lambda d: d.hex(),
-        "uppercase-hex": lambda d: d.hex().upper(),
-        "base64": lambda d: b64(d),
-        "base64-unpadded": lambda d: b64(d, pad=False),
+    cases: dict[Encoding | None, Callable[[bytes], str]] = {
+        None: lambda d: d.hex(),
+        Encoding.UPPERCASE_HEX: lambda d: d.hex().upper(),
+        Encoding.BASE64: lambda d: b64(d),
+        Encoding.BASE64_UNPADDED: lambda d: b64(d, pad=False),
     }
-    for code, encode in cases.items():
-        assert doctor._targets(encode(digest)) == [(digest, code)]
-    assert doctor._targets(" " + digest.hex() + " ") == [(digest, "")]
-    assert doctor._targets("g" * 64) == []
-    assert doctor._targets("a=b") == []
+    for encoding, encode in cases.items():
+        assert search._targets(encode(digest)) == [(digest, encoding)]
+    assert search._targets(" " + digest.hex() + " ") == [(digest, None)]
+    assert search._targets("g" * 64) == []
+    assert search._targets("a=b") == []
 
 
 def test_a_sandbox_signing_raw_bodies_still_recognizes_json_mistakes() -> None:
