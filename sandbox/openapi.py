@@ -9,8 +9,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from . import __version__, responses
+from . import __version__, limits, responses
 from .api import ROUTES, Route, fields
+from .errors import HTTP_MESSAGES, envelope
 from .store import SORT_COLUMNS
 
 MONEY = {"type": "number", "examples": [1500.5]}
@@ -18,14 +19,22 @@ ISO = {"type": "string", "format": "date-time", "examples": ["2026-02-01T14:30:0
 NULLABLE_ISO = {"type": ["string", "null"], "format": "date-time"}
 
 
-def _envelope(data: dict[str, Any], status: str = "success") -> dict[str, Any]:
+def _envelope(title: str, data: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """The envelope schema of the documented ``body``, titled.
+
+    Its status and message are fixed strings (SPEC A1), so each is a ``const``; that also keeps
+    the two 400s of debit-balance apart (validation, insufficient balance) for tools that check
+    that a ``oneOf`` is exclusive. The title names the response in rendered docs and the model
+    in generated clients (openapi-python-client: ``DebitBalanceInsufficientBalance``, not
+    ``DebitBalanceResponse400Type1``)."""
     return {
+        "title": title,
         "type": "object",
         "required": ["status", "message", "data"],
         "additionalProperties": False,
         "properties": {
-            "status": {"type": "string", "const": status},
-            "message": {"type": "string"},
+            "status": {"type": "string", "const": body["status"]},
+            "message": {"type": "string", "const": body["message"]},
             "data": data,
         },
     }
@@ -53,7 +62,7 @@ APPLIED = _obj(
         "userId": {"type": "integer"},
         "clientId": {"type": "string"},
         "amount": MONEY,
-        "type": {"enum": ["credit", "debit"]},
+        "type": {"type": "string", "enum": ["credit", "debit"]},
         "transactionId": {"type": "integer"},
         "balance": MONEY,
     }
@@ -91,15 +100,15 @@ SUCCESS_DATA: dict[str, dict[str, Any]] = {
                 "type": "object",
                 "additionalProperties": False,
                 "properties": {
-                    "type": {"enum": ["credit", "debit"]},
+                    "type": {"type": "string", "enum": ["credit", "debit"]},
                     "dateFrom": {"type": "string"},
                     "dateTo": {"type": "string"},
                 },
             },
             "sort": _obj(
                 {
-                    "sortBy": {"enum": list(SORT_COLUMNS)},
-                    "sortOrder": {"enum": ["asc", "desc"]},
+                    "sortBy": {"type": "string", "enum": list(SORT_COLUMNS)},
+                    "sortOrder": {"type": "string", "enum": ["asc", "desc"]},
                 }
             ),
             "data": {
@@ -109,8 +118,8 @@ SUCCESS_DATA: dict[str, dict[str, Any]] = {
                         "id": {"type": "integer"},
                         "walletId": {"type": "integer"},
                         "amount": {"type": "string", "pattern": r"^[0-9]+\.[0-9]{2}$"},
-                        "currency": {"const": "USD"},
-                        "type": {"enum": ["credit", "debit"]},
+                        "currency": {"type": "string", "const": "USD"},
+                        "type": {"type": "string", "enum": ["credit", "debit"]},
                         "referenceId": {"type": ["string", "null"]},
                         "description": {"type": ["string", "null"]},
                         "createdAt": ISO,
@@ -183,14 +192,25 @@ ERRORS = _obj(
         }
     }
 )
-NULL = {"const": None}  # not {"type": "null"}: client generators handle const better
-FAILURE_SCHEMAS: dict[str, dict[str, Any]] = {
-    "validation": _envelope(ERRORS, "failed"),
-    "not-found": _envelope(NULL, "failed"),
-    "invalid-signature": _envelope(NULL, "error"),
-    "server-error": _envelope(_obj({"error": {"type": "string"}}), "failed"),
-    "insufficient-balance": _envelope(_obj({"balance": MONEY, "amount": MONEY}), "failed"),
-    "duplicate-reference": _envelope(NULL, "failed"),
+# Both keywords: with the const alone, openapi-typescript types the field ``unknown`` and
+# openapi-python-client ``Any``; with the type they say ``null`` and ``None``.
+NULL = {"type": "null", "const": None}
+FAILURE_DATA: dict[str, dict[str, Any]] = {
+    "validation": ERRORS,
+    "not-found": NULL,
+    "invalid-signature": NULL,
+    "server-error": _obj({"error": {"type": "string"}}),
+    "insufficient-balance": _obj({"balance": MONEY, "amount": MONEY}),
+    "duplicate-reference": NULL,
+}
+
+# A request over a size limit is refused first, in the envelope (SPEC B13); the document
+# allows such requests (unknown body fields and query parameters are allowed, and JSON Schema
+# cannot bound a whole body's size), so it lists these answers too. (kind, methods) by status.
+LIMITS: dict[int, tuple[str, tuple[str, ...]]] = {
+    413: (f"body-over-{limits.MAX_BODY_BYTES // 1024}-KiB", ("POST",)),
+    414: (f"query-over-{limits.MAX_QUERY_BYTES // 1024}-KiB", ("GET", "POST")),
+    431: (f"headers-over-{limits.MAX_HEADER_BYTES // 1024}-KiB", ("GET", "POST")),
 }
 
 SECURITY_SCHEMES = {
@@ -242,6 +262,63 @@ BODIES = {
     "debit-balance": fields.WALLET_BODY,
 }
 QUERIES = {"get-balance": fields.BALANCE_QUERY, "get-transactions": fields.TRANSACTIONS_QUERY}
+# Tags group the operations in rendered docs and in generated clients (openapi-python-client
+# puts each tag's operations in a module of its own).
+TAGS = [
+    {
+        "name": "Login",
+        "description": "Log an end user in: the user and its wallet are created on first "
+        "use, and a time-limited login link is returned.",
+    },
+    {"name": "Wallet", "description": "A user's balance, and the credits and debits on it."},
+    {"name": "Transactions", "description": "A user's transaction history."},
+]
+DUPLICATES = (
+    "A `reference` the same user sent before is a new transaction by default; a sandbox "
+    "started with `--duplicate-reference reject` answers 409 `Duplicate reference`, one "
+    "started with `replay` answers the original response again (`X-Sandbox-Replayed: true`)."
+)
+# (tag, summary, description) of each endpoint (SPEC A3-A6, B9-B11).
+OPERATION_TEXT: dict[str, tuple[str, str, str]] = {
+    "generate-auth-token": (
+        "Login",
+        "Generate a login token",
+        "Creates a time-limited login token for an end user. An unknown `clientId` creates "
+        "the user with a new wallet (balance 0, `isNewUser: true`); a known one has its "
+        "`username`, `displayName` and `ipAddress` updated (`isNewUser: false`). The token is "
+        "reusable until `expiration`; `expiresIn` is the lifetime in seconds and `loginLink` "
+        "is `<login base>/login/<token>`.",
+    ),
+    "get-balance": (
+        "Wallet",
+        "Get the balance",
+        "The current balance of the user's wallet; `updatedAt` is `null` while the wallet "
+        "never changed. An unknown `clientId` is a 404.",
+    ),
+    "credit-balance": (
+        "Wallet",
+        "Credit the balance",
+        "Adds `amount` to the balance and records one credit transaction, atomically. An "
+        "unknown `clientId` is a 404 (only generate-auth-token creates users). " + DUPLICATES,
+    ),
+    "debit-balance": (
+        "Wallet",
+        "Debit the balance",
+        "Subtracts `amount` from the balance and records one debit transaction, atomically. "
+        "A debit beyond the balance is a 400 `Insufficient balance` naming the current "
+        "balance and the amount asked: the balance never goes negative. An unknown "
+        "`clientId` is a 404. " + DUPLICATES,
+    ),
+    "get-transactions": (
+        "Transactions",
+        "List the transactions",
+        "The user's transactions, `limit` a page, sorted by `sortBy` then `id` in "
+        "`sortOrder`. `filters` holds exactly the filters given; `totalPages` is 0 when "
+        "there is none, and a page past the end has an empty `data`. `dateFrom` and "
+        "`dateTo` are inclusive; a date alone is the whole UTC day. An item's `amount` is a "
+        "string with two decimals.",
+    ),
+}
 
 
 def _render(kind: str, route: Route, **values: Any) -> tuple[int, Any]:
@@ -277,18 +354,27 @@ def _operation(route: Route) -> dict[str, Any]:
         content["examples"][kind] = {"value": example}
         entry["description"] = ", ".join(filter(None, [entry["description"], kind]))
 
-    add(success_status, "success", _envelope(SUCCESS_DATA[endpoint]), success_body)
+    success = _envelope("Success", SUCCESS_DATA[endpoint], success_body)
+    add(success_status, "success", success, success_body)
     for kind in ["invalid-signature", *route.failures]:
-        status, _ = _render(kind, route, errors={}, balance=0, amount=0)
-        add(status, kind, FAILURE_SCHEMAS[kind], _example(kind, route))
+        status, body = _render(kind, route, errors={}, balance=0, amount=0)
+        title = kind.replace("-", " ").capitalize()
+        add(status, kind, _envelope(title, FAILURE_DATA[kind], body), _example(kind, route))
+    for status, (kind, methods) in LIMITS.items():
+        if route.method in methods:
+            body = envelope("failed", HTTP_MESSAGES[status], None)
+            add(status, kind, _envelope(HTTP_MESSAGES[status], NULL, body), body)
     for entry in by_status.values():
         schemas = entry["content"]["application/json"]["schema"]["oneOf"]
         if len(schemas) == 1:
             entry["content"]["application/json"]["schema"] = schemas[0]
     first, *rest = endpoint.split("-")
+    tag, summary, description = OPERATION_TEXT[endpoint]
     operation: dict[str, Any] = {
         "operationId": first + "".join(word.capitalize() for word in rest),  # getBalance
-        "summary": route.success.replace(" successfully", ""),
+        "tags": [tag],
+        "summary": summary,
+        "description": description,
         "responses": by_status,
     }
     if endpoint in QUERIES:
@@ -311,6 +397,7 @@ def document() -> dict[str, Any]:
             {"url": "http://127.0.0.1:8080", "description": "sabong-sandbox on its defaults"}
         ],
         "security": [{"signature": [], "timestamp": []}],
+        "tags": TAGS,
         "components": {"securitySchemes": SECURITY_SCHEMES},
         "info": {
             "title": "Sabong wallet API v1 (sabong-sandbox)",
