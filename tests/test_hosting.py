@@ -480,3 +480,36 @@ def test_login_links_never_follow_an_untrusted_host() -> None:
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
+
+
+# --------------------------------------------------------------------------- work before trust
+
+
+def test_a_body_of_thousands_of_values_is_never_parsed(
+    signed: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unsigned 64 KiB bodies of numbers cost about 40 ms each and were parsed twice: now a
+    body is not parsed at all without both signature headers and a fresh timestamp, and never
+    when it holds more than 1000 values (a signature is then checked over its raw bytes)."""
+    from conftest import Signed
+
+    from sandbox import signing
+
+    assert isinstance(signed, Signed)
+    parses: list[int] = []
+    real = signing.parse_json
+    monkeypatch.setattr(signing, "parse_json", lambda raw: parses.append(1) or real(raw))
+    numbers = b"[" + b",".join(b"1.5" for _ in range(16_000)) + b"]"  # 64,000 bytes
+    credit = "/api/v1/credit-balance"
+    client = signed.client
+    r = client.post(credit, data=numbers, headers={"content-type": "application/json"})
+    assert r.status_code == 401  # no headers: refused before anything is parsed
+    ts = str(int(time.time()))
+    r = client.post(credit, data=numbers, headers={"x-timestamp": ts, "x-signature": "0" * 64})
+    assert r.status_code == 401  # a wrong signature over the raw bytes: still never parsed
+    r = signed.post(credit, numbers)  # signed as the raw bytes it is checked over
+    assert r.status_code == 400
+    assert r.get_json()["data"]["errors"] == {
+        "body": ["The body must not hold more than 1000 values."]
+    }
+    assert parses == []
