@@ -42,6 +42,7 @@ tools:
 test: $(TEST_STAMP) tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check sandbox tests bench examples docs
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
