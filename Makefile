@@ -43,7 +43,7 @@ test: $(TEST_STAMP) tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check sandbox tests bench examples docs
 	$(BIN)/mypy
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .sandbox .pytest_cache

@@ -76,7 +76,8 @@ def stand_in_base() -> None:
     CACHE.mkdir(parents=True, exist_ok=True)
     tarball = CACHE / "python-3.11-slim-standin.tar"
     if not tarball.exists():
-        partial = tarball.with_suffix(".partial")
+        # mmdebstrap picks its output format by the name: it must end with .tar
+        partial = tarball.with_name("partial-" + tarball.name)
         hooks = [
             'rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED',  # pip installs, as in the real one
             'ln -sf python3 "$1"/usr/bin/python; ln -sf pip3 "$1"/usr/bin/pip',

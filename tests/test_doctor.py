@@ -685,8 +685,8 @@ def test_a_lower_cap_stops_the_search_there(monkeypatch: pytest.MonkeyPatch) -> 
 def json_dumps_body(size: int) -> tuple[bytes, str]:
     """An object of ``size`` bytes or just over, and its signature as json.dumps signs it."""
     body: dict[str, Any] = {"clientId": "CLIENT_001", "amount": 1, "items": []}
-    while len(compact(body)) < size:
-        body["items"].append({"n": len(body["items"])})
+    while len(compact(body)) < size:  # few values: within signing.MAX_JSON_COMMAS
+        body["items"].append({"n": len(body["items"]), "pad": "x" * 100})
     return compact(body).encode(), hmac_hex(f"POST{CREDIT}{TS}{json.dumps(body)}")
 
 
