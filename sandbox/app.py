@@ -89,6 +89,8 @@ def describe(environ: dict[str, Any]) -> Request:
         for key, value in environ.items()
         if key.startswith("HTTP_")
     }
+    if environ.get("CONTENT_TYPE"):  # WSGI keeps it apart from the HTTP_* headers
+        headers["content-type"] = environ["CONTENT_TYPE"]
     disconnected = environ.get("waitress.client_disconnected")
     return Request(
         method=environ["REQUEST_METHOD"],

@@ -174,6 +174,72 @@ def scenarios_check(path: str | None) -> None:
 
 
 @main.command()
+@click.option("--url", required=True, help="The sandbox, e.g. http://127.0.0.1:8080.")
+@click.option("--token", help="The control plane's token (default: SANDBOX_CONTROL_TOKEN).")
+@click.option("--partner", help="The partner to report on (the operator's choice).")
+@click.option("--client-id", help="Only this clientId, or a prefix ending with * (READY_*).")
+@click.option("--since", type=float, help="Only requests since (Unix seconds, sandbox clock).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def report(
+    url: str,
+    token: str | None,
+    partner: str | None,
+    client_id: str | None,
+    since: float | None,
+    as_json: bool,
+) -> None:
+    """The readiness report of a partner's integration: a checklist, exit code 1 on fail
+    (a CI gate), 0 otherwise."""
+    import json
+    from urllib.error import URLError
+
+    from .client import SandboxClient
+
+    query = signing.encode_query(
+        [
+            (k, v)
+            for k, v in (("partner", partner), ("clientId", client_id), ("since", since))
+            if v is not None
+        ]
+    )
+    client = SandboxClient(url, token=token or os.environ.get("SANDBOX_CONTROL_TOKEN"))
+    try:
+        reply = client.control("GET", "/report", query=query)
+    except (URLError, OSError) as exc:
+        raise UserError(f"{url} does not answer ({exc}): start the sandbox, or fix --url") from None
+    if reply.status != 200:
+        raise UserError(f"the sandbox refused the report: {reply.explain()}")
+    data = reply.json()["data"]
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        click.echo(readiness_text(data))
+    sys.exit(1 if data["verdict"] == "fail" else 0)
+
+
+def readiness_text(data: dict[str, Any]) -> str:
+    """The report as a checklist a person reads in a CI log."""
+    span = f", {data['from']} to {data['to']}" if data["from"] else ""
+    lines = [
+        f"Readiness of partner {data['partner']}: {data['verdict'].upper()} "
+        f"({data['requests']} requests{span})"
+    ]
+    for check in data["checks"]:
+        lines.append(f"  {check['status'].upper():<5} {check['id']:<26} {check['summary']}")
+        for requests in check.get("evidence", [])[:3]:
+            lines.append("        " + " ; then ".join(_request_text(r) for r in requests))
+    return "\n".join(lines)
+
+
+def _request_text(request: dict[str, Any]) -> str:
+    text = f"{request['time'][11:23]} {request['endpoint']} {request.get('clientId')}"
+    if "amount" in request:
+        text += f" {request['amount']} ref={request.get('reference')}"
+    applied = " (applied)" if request.get("applied") else ""
+    return f"{text} -> {request['status']}{applied}"
+
+
+@main.command()
 @click.option("--out", type=click.Path(dir_okay=False), help="Write it to this file.")
 def openapi(out: str | None) -> None:
     """Print the OpenAPI 3.1 document of the five endpoints (no server started)."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, render_template, request
 
-from . import __version__, signing
+from . import __version__, readiness, signing
 from .auth import authenticate, raw_path, signature_headers, trusted_host
 from .client import curl_command
 from .dates import iso_ms
@@ -239,10 +239,48 @@ def health() -> Response:
 
 @bp.post("/reset")
 def reset() -> Response:
-    """Ledger back to the fixtures and named clients; sequences, overrides and clock cleared."""
+    """Ledger back to the fixtures and named clients; sequences, overrides and clock cleared;
+    the readiness history too, unless ``?keepReport=true``."""
     tenant = _tenant()
-    tenant.reset()
-    return reply("Sandbox reset", {"partner": tenant.name, "counts": tenant.store.counts()})
+    keep = request.args.get("keepReport", "").lower()
+    if keep not in ("", "true", "false"):
+        raise ValidationFailed({"keepReport": ["The keepReport must be true or false."]})
+    tenant.reset(keep_history=keep == "true")
+    data = {
+        "partner": tenant.name,
+        "counts": tenant.store.counts(),
+        "reportSeq": tenant.history.last_seq(),
+    }
+    return reply("Sandbox reset", data)
+
+
+@bp.get("/report")
+def readiness_report() -> Response:
+    """The readiness report of this tenant: ``?clientId=`` (a clientId, or a prefix ending
+    with ``*``), ``?since=``/``?until=`` (Unix seconds, sandbox clock), ``?after=`` (the
+    ``reportSeq`` a reset answered: only what came after)."""
+    args = request.args
+    errors: dict[str, list[str]] = {}
+    bounds: dict[str, float | None] = {}
+    for name in ("since", "until", "after"):
+        text = args.get(name)
+        try:
+            bounds[name] = float(text) if text else None
+        except ValueError:
+            errors[name] = [f"The {name} must be a number."]
+    client_id = args.get("clientId") or None
+    if client_id is not None and len(client_id) > 255:
+        errors["clientId"] = ["The clientId may not be greater than 255 characters."]
+    if errors:
+        raise ValidationFailed(errors)
+    tenant = _tenant()
+    events = tenant.history.events(
+        client_id=client_id, since=bounds["since"], until=bounds["until"]
+    )
+    if bounds["after"] is not None:
+        events = [e for e in events if e.seq > (bounds["after"] or 0)]
+    result = readiness.report(events)
+    return reply("Readiness report", {"partner": tenant.name, **result})
 
 
 @bp.get("/scenarios")
@@ -326,10 +364,28 @@ def shift_clock() -> Response:
     return reply("Sandbox clock shifted", {"offsetSeconds": clock.offset, "now": int(clock.now())})
 
 
+# The signature verdicts a journal entry can have (the ``?verdict=`` filter): valid, a signing
+# reason (SPEC B2), or unchecked (refused before the check: a 404, a 413, ...).
+UNCHECKED = "unchecked"
+VERDICTS = (
+    "valid",
+    signing.MISSING_SIGNATURE,
+    signing.MISSING_TIMESTAMP,
+    signing.BAD_TIMESTAMP,
+    signing.EXPIRED_TIMESTAMP,
+    signing.FUTURE_TIMESTAMP,
+    signing.MISMATCH,
+    UNCHECKED,
+)
+
+
 @bp.get("/requests")
 def list_requests() -> Response:
-    """The journal, newest first: ``?clientId=&status=401,500&since=<unix>&limit=``;
-    ``?format=jsonl`` (or ``Accept: application/x-ndjson``) exports one JSON object a line."""
+    """The journal, newest first: ``?clientId=&status=401,500&verdict=mismatch,unchecked
+    &since=<unix>&after=<id>&limit=``; ``?format=jsonl`` (or ``Accept: application/x-ndjson``)
+    exports one JSON object a line. The JSON answer also describes the journal itself
+    (``journal``: entries held, size, oldest and newest id), so that a live view can tell
+    new entries from a cleared or rolled-over journal."""
     args = request.args
     try:
         status = [int(s) for s in args["status"].split(",")] if args.get("status") else None
@@ -340,9 +396,16 @@ def list_requests() -> Response:
         raise ValidationFailed(
             {"query": ["status, since, after and limit must be numbers (status: a list)."]}
         ) from None
-    entries = _tenant().journal.query(
+    verdicts = args["verdict"].split(",") if args.get("verdict") else None
+    if verdicts is not None and not set(verdicts) <= set(VERDICTS):
+        raise ValidationFailed(
+            {"verdict": [f"The verdict must be a list of: {', '.join(VERDICTS)}."]}
+        )
+    journal = _tenant().journal
+    entries = journal.query(
         client_id=args.get("clientId") or None,
         status=status,
+        verdict=None if verdicts is None else [None if v == UNCHECKED else v for v in verdicts],
         since=since,
         after_id=after,
         limit=limit,
@@ -354,7 +417,19 @@ def list_requests() -> Response:
     if wants_jsonl:
         text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
         return Response(text.encode("utf-8"), 200, mimetype="application/x-ndjson")
-    return reply("Recent requests", {"count": len(rows), "requests": rows})
+    # Ids are given in arrival order and the ring drops its oldest: the entries held are the
+    # ids newest - held + 1 .. newest (newest read first: a request arriving in between can
+    # only make ``oldest`` too low, never hide an entry still held).
+    latest = journal.query(limit=1)
+    held = len(journal)
+    newest = latest[0].id if latest else 0
+    about = {
+        "count": held,
+        "size": journal.size,
+        "oldest": max(1, newest - held + 1) if held and newest else None,
+        "newest": newest,
+    }
+    return reply("Recent requests", {"count": len(rows), "requests": rows, "journal": about})
 
 
 @bp.delete("/requests")
@@ -373,10 +448,15 @@ def openapi_document() -> Response:
 
 @bp.get("/")
 def inspector() -> str:
-    """The inspector page: the journal, live; signature diagnoses; scenarios; a signing form."""
+    """The inspector page: the journal, live and filterable, each request's detail (headers,
+    bodies, diagnosis, a replaying curl command); the scenarios; a signing form.
+
+    The page renders the journal from JSON: the newest entries come with the page, then it
+    polls ``GET /__sandbox/requests`` (with its filters) for the ones that follow."""
     sandbox = _sandbox()
     tenant = _tenant()
-    entries = [e.to_json() for e in tenant.journal.query(limit=200)]
+    journal = tenant.journal
+    shown = 200  # entries on the page at most: the newest (matching its filters)
     active = tenant.scenarios.active()
     # The page's own requests must carry what let this one in (partner, token).
     carried = {k: request.args[k] for k in ("partner", "token") if request.args.get(k)}
@@ -389,14 +469,16 @@ def inspector() -> str:
         if "token" in carried
         else {},
         uptime=int(sandbox.uptime()),
-        journal_count=len(tenant.journal),
-        journal_size=tenant.journal.size,
+        journal_count=len(journal),
+        journal_size=journal.size,
         clock_offset=tenant.clock.offset,
-        entries=entries,
-        newest=entries[0]["id"] if entries else 0,
+        window=sandbox.config.timestamp_window,
+        page_limit=shown,
+        entries=[e.to_json() for e in journal.query(limit=shown)],
+        verdicts=VERDICTS,
         rules=active["rules"],
         overrides=active["overrides"],
-        source=active["source"],
+        scenario_set=tenant.scenarios.scenarios.describe(),
     )
 
 

@@ -137,9 +137,14 @@ class Journal:
         since: float | None = None,
         after_id: int | None = None,
         limit: int | None = None,
+        verdict: Iterable[str | None] | None = None,
     ) -> list[Entry]:
-        """Entries, newest first, matching every filter given."""
+        """Entries, newest first, matching every filter given.
+
+        ``verdict``: the signature verdicts wanted ("valid", a signing reason), ``None`` among
+        them for the requests refused before any signature check."""
         wanted = set(status) if status is not None else None
+        verdicts = set(verdict) if verdict is not None else None
         with self._lock:
             entries = list(self._entries)
         out = []
@@ -147,6 +152,10 @@ class Journal:
             if client_id is not None and entry.client_id != client_id:
                 continue
             if wanted is not None and entry.status not in wanted:
+                continue
+            if verdicts is not None and (
+                (entry.signature.verdict if entry.signature else None) not in verdicts
+            ):
                 continue
             if since is not None and entry.epoch < since:
                 continue

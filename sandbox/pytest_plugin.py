@@ -61,6 +61,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--sabong-sandbox-token",
         help=f"The control plane's bearer token of a protected sandbox (env {TOKEN_ENV}).",
     )
+    group.addoption(
+        "--sabong-sandbox-readiness",
+        action="store_true",
+        help="At the end, print the readiness report of the session's requests and fail the "
+        "run when its verdict is fail.",
+    )
     group.addoption("--sabong-sandbox-scenarios", help="scenarios.yaml for the started sandbox.")
     group.addoption("--sabong-sandbox-seed", type=int, help="Seed for the started sandbox.")
     group.addoption(
@@ -94,6 +100,7 @@ class SabongSandbox:
         self.secret = session.secret
         self.process = session.process
         self.client = session.client()
+        self.report_seq = 0
 
     @staticmethod
     def _path(path: str) -> str:
@@ -198,7 +205,17 @@ class SabongSandbox:
         self.control("POST", "/clock", {"offsetSeconds": seconds})
 
     def reset(self) -> None:
-        self.control("POST", "/reset")
+        """Back to the starting state; the readiness history of the session is kept (each
+        test's own part starts where the reset left it)."""
+        reply = self.control("POST", "/reset", query="keepReport=true")
+        self.report_seq = int(reply.json()["data"].get("reportSeq", 0))
+
+    def report(self, client_id: str | None = None) -> dict[str, Any]:
+        """The readiness report of this test's requests (README, "Readiness"): ``verdict``
+        and ``checks``, each with ``id``, ``status``, ``summary`` and ``evidence``."""
+        query = {"after": self.report_seq, **({"clientId": client_id} if client_id else {})}
+        data: dict[str, Any] = self.control("GET", "/report", query=urlencode(query)).json()["data"]
+        return data
 
     def balance(self, client_id: str) -> Any:
         return (
@@ -341,6 +358,44 @@ def _shared(config: pytest.Config, url: str, token: str | None, secret: str) -> 
     return session  # one session: its own secret's state is its own
 
 
+READINESS = pytest.StashKey[list[dict[str, Any]]]()
+
+
+def _session_report(session: Session) -> list[dict[str, Any]]:
+    """The readiness report of everything this session sent, before its sandbox goes."""
+    client = session.client()
+    reply = client.control("GET", "/report", signed=session.partner is not None)
+    return [reply.json()["data"]] if reply.status == 200 else []
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist: each worker's report comes back to the controller with the worker."""
+    reports = getattr(node, "workeroutput", {}).get("sabong_readiness")
+    if reports:
+        node.config.stash.setdefault(READINESS, []).extend(reports)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    reports = config.stash.get(READINESS, [])
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:  # a worker: hand it over to the controller
+        workeroutput["sabong_readiness"] = reports
+        return
+    if not config.getoption("--sabong-sandbox-readiness") or not reports:
+        return
+    from .cli import readiness_text
+
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    failed = any(r["verdict"] == "fail" for r in reports)
+    if reporter is not None:
+        reporter.section("sabong-sandbox readiness")
+        for report in reports:
+            reporter.write_line(readiness_text(report))
+    if failed and session.exitstatus == 0:
+        session.exitstatus = 1
+
+
 @pytest.fixture(scope="session")
 def sabong_sandbox_server(request: pytest.FixtureRequest) -> Iterator[Session]:
     """The session's sandbox (started here, or a partner of its own on a shared one)."""
@@ -351,6 +406,8 @@ def sabong_sandbox_server(request: pytest.FixtureRequest) -> Iterator[Session]:
     try:
         yield session
     finally:
+        if config.getoption("--sabong-sandbox-readiness"):
+            config.stash[READINESS] = _session_report(session)
         if session.process is not None:
             session.process.stop()
         elif session.partner is not None:

@@ -17,6 +17,7 @@ from .config import Config, ConfigError, is_loopback
 from .dates import iso_ms
 from .incidents import Incidents
 from .journal import Journal
+from .readiness import History
 from .scenarios import Engine, ScenarioError, ScenarioSet, load_effective
 from .store import Store, read_fixtures
 
@@ -140,6 +141,7 @@ class Tenant:
     scenarios: Engine
     journal: Journal
     clock: Clock = field(default_factory=Clock)
+    history: History = field(default_factory=History)  # for the readiness report
 
     def create_named_clients(self) -> None:
         """Create the scenario file's named clients that do not exist yet."""
@@ -147,11 +149,13 @@ class Tenant:
         for setup in self.scenarios.scenarios.clients.values():
             self.store.ensure_client(setup, now)
 
-    def reset(self) -> None:
+    def reset(self, *, keep_history: bool = False) -> None:
         """Ledger back to the fixtures and named clients; sequences, overrides, clock and
-        journal cleared."""
+        journal cleared; the readiness history too, unless ``keep_history``."""
         self.store.reset()
         self.journal.clear()
+        if not keep_history:
+            self.history.clear()
         self.clock.offset = 0.0
         self.scenarios.reset()
         self.create_named_clients()

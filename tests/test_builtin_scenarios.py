@@ -41,7 +41,7 @@ def test_an_empty_folder_gets_the_built_in_set(tmp_path: Path) -> None:
         assert client.get(BALANCE, {"clientId": "CLIENT_NOT_FOUND"}).status == 404
         assert client.get(BALANCE, {"clientId": "CLIENT_SLOW"}).status == 200  # a named client
         banner = server.stderr.decode()
-    assert "  scenarios: the built-in set (10 scenarios)\n" in banner
+    assert "  scenarios: the built-in set (11 scenarios)\n" in banner
 
 
 def test_a_file_of_ones_own_extends_the_built_in_set(tmp_path: Path) -> None:
@@ -61,8 +61,8 @@ def test_a_file_of_ones_own_extends_the_built_in_set(tmp_path: Path) -> None:
         assert client.get(BALANCE, {"clientId": "CLIENT_NOT_FOUND"}).status == 404
         banner = server.stderr.decode()
     assert (
-        "  scenarios: scenarios.yaml, extending the built-in set (11 scenarios, "
-        "9 only from the built-in set)\n"
+        "  scenarios: scenarios.yaml, extending the built-in set (12 scenarios, "
+        "10 only from the built-in set)\n"
     ) in banner
 
 
@@ -90,7 +90,7 @@ def test_scenarios_check_shows_the_effective_set_and_where_each_scenario_comes_f
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == f"{own}: OK"
-    assert lines[1].startswith(f"effective set: {own}, extending the built-in set (11 scenarios")
+    assert lines[1].startswith(f"effective set: {own}, extending the built-in set (12 scenarios")
     by_client = {line.split()[0]: line for line in lines[2:-1]}
     assert by_client["CLIENT_001"].endswith(
         "not-found (not on generate-auth-token: answered normally there)  [file]"
@@ -99,7 +99,7 @@ def test_scenarios_check_shows_the_effective_set_and_where_each_scenario_comes_f
     assert by_client["CLIENT_FLAKY"].endswith(
         "server-error -> server-error -> success (then stay)  [built-in]"
     )
-    assert len(by_client) == 11
+    assert len(by_client) == 12
 
 
 def test_scenarios_check_without_a_file_shows_the_built_in_set(
@@ -110,5 +110,5 @@ def test_scenarios_check_without_a_file_shows_the_built_in_set(
     result = CliRunner().invoke(main, ["scenarios", "check"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith(
-        "built-in scenarios: OK\neffective set: the built-in set (10 scenarios)\n"
+        "built-in scenarios: OK\neffective set: the built-in set (11 scenarios)\n"
     )

@@ -101,7 +101,7 @@ def test_the_printed_curl_works_against_a_live_sandbox() -> None:
 
 def test_scenarios_check_ok_and_broken(tmp_path: Path) -> None:
     code, out = run("scenarios", "check", str(ROOT / "scenarios.yaml"))
-    assert code == 0 and "extending the built-in set (10 scenarios, 0 only from" in out
+    assert code == 0 and "extending the built-in set (11 scenarios, 0 only from" in out
     broken = tmp_path / "broken.yaml"
     broken.write_text("scenarios:\n  A: {outcome: explode}\n")
     result = CliRunner().invoke(main, ["scenarios", "check", str(broken)])

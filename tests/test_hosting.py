@@ -498,6 +498,7 @@ def test_a_body_of_thousands_of_values_is_never_parsed(
     assert isinstance(signed, Signed)
     parses: list[int] = []
     real = signing.parse_json
+
     def counting(raw: bytes) -> object:
         parses.append(1)
         return real(raw)

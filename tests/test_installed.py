@@ -81,7 +81,7 @@ def test_serve_from_an_empty_folder_answers_the_magic_client_ids(
         )
         assert client.get("/api/v1/get-balance", {"clientId": "CLIENT_001"}).status == 200
         banner = server.stderr.decode()
-    assert "scenarios: the built-in set (10 scenarios)" in banner
+    assert "scenarios: the built-in set (11 scenarios)" in banner
     assert list(tmp_path.iterdir()) == []  # :memory: leaves nothing behind
 
 

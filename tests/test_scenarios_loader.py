@@ -31,6 +31,7 @@ def test_the_shipped_file_is_valid_and_has_every_magic_client() -> None:
         "CLIENT_DROP",
         "CLIENT_FLAKY",
         "CLIENT_APPLIED_THEN_FAILED",
+        "READY_*",  # the readiness preset, for every clientId starting with READY_
     }
     assert loaded.rules["CLIENT_SLOW"].steps[0].delay == Delay(2.0, 2.0)
     assert loaded.rules["CLIENT_TIMEOUT"].steps[0].after == 35

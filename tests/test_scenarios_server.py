@@ -472,7 +472,7 @@ def test_hot_reload_applies_edits_keeps_the_ledger_and_survives_a_broken_edit(
     path = tmp_path / "scenarios.yaml"
     shutil.copyfile(SHIPPED, path)
     original = path.read_text("utf-8")
-    assert original.endswith("debit-balance: applied-then-failed\n")  # scenarios: is last
+    assert original.endswith("          - success\n")  # scenarios: is last (READY_* ends it)
 
     server = ServerProcess(serve_args(path))
     stderr = StderrReader(server)
@@ -610,11 +610,11 @@ def test_scenarios_check_accepts_the_shipped_file() -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == f"{SHIPPED}: OK"
     assert lines[1] == (
-        f"effective set: {SHIPPED}, extending the built-in set (10 scenarios, "
+        f"effective set: {SHIPPED}, extending the built-in set (11 scenarios, "
         "0 only from the built-in set)"
     )
     rules = lines[2:-1]
-    assert len(rules) == 10 and all(line.endswith("[built-in]") for line in rules), rules
+    assert len(rules) == 11 and all(line.endswith("[built-in]") for line in rules), rules
     assert lines[-1].startswith("named clients (balance): CLIENT_APPLIED_THEN_FAILED (1000.00)")
 
 

@@ -82,6 +82,11 @@ class Exchange:
     headers: dict[str, str] = field(default_factory=dict)  # extra X-Sandbox-* on success
     flags: list[str] = field(default_factory=list)  # journal flags (duplicate-reference, ...)
     dropped: bool = False  # the connection was closed without an answer
+    # For the readiness report: the credit/debit asked (type, cents, reference) once
+    # validated, whether the ledger changed, and the kind of a documented refusal.
+    operation: tuple[str, int, str | None] | None = None
+    applied: bool = False
+    refusal: str | None = None
 
     def json_object(self) -> dict[str, Any]:
         """The POST body as an object, or the 400 that says why it is not one (SPEC B3)."""

@@ -25,6 +25,7 @@ Anything unexpected is logged and answered with the endpoint's documented 500, w
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 from .. import auth, signing
@@ -67,6 +68,7 @@ def handle(sandbox: Sandbox, request: Request) -> Answer:
         exchange.message = route.success
         answer = verify_and_answer(exchange, route)
     except ApiError as error:
+        exchange.refusal = REFUSALS.get(type(error).__name__, f"http-{error.status_code}")
         answer = error_answer(error)
     except Exception as exc:
         # A bug or a failing disk, not a documented outcome: logged for the operator (once per
@@ -78,7 +80,10 @@ def handle(sandbox: Sandbox, request: Request) -> Answer:
     if not any(name == SCENARIO_HEADER for name, _ in headers):
         # Every response says which scenario applied, so QA sees why it got what it got.
         headers = [*headers, (SCENARIO_HEADER, exchange.scenario)]
-    return journal(exchange, Answer(answer.status, headers, answer.body))
+    answer = journal(exchange, Answer(answer.status, headers, answer.body))
+    if route is not None:
+        remember(exchange, answer)
+    return answer
 
 
 def find_route(request: Request) -> Route:
@@ -275,6 +280,56 @@ def insufficient(exchange: Exchange) -> InsufficientBalance:
 
 
 # --------------------------------------------------------------------------- the journal
+
+
+# What kind of refusal each documented failure is, for the readiness report.
+REFUSALS = {
+    "ValidationFailed": "validation",
+    "UserNotFound": "not-found",
+    "InvalidSignature": "invalid-signature",
+    "InsufficientBalance": "insufficient-balance",
+    "DuplicateReference": "duplicate-reference",
+    "HeldCapacity": "held-capacity",
+}
+
+
+def remember(exchange: Exchange, answer: Answer) -> None:
+    """The request's event for the readiness report (``sandbox.readiness``): its outcome as
+    the client saw it, and whether the ledger changed."""
+    request = exchange.request
+    stamp = request.headers.get("x-timestamp", "")
+    now = exchange.tenant.clock.now()
+    signed = exchange.body.payload if exchange.body is not None else request.query.encode()
+    operation = exchange.operation or asked(exchange)
+    gone = exchange.dropped or "client-gone" in exchange.flags
+    signature = exchange.signature
+    exchange.tenant.history.record(
+        epoch=now,
+        endpoint=exchange.endpoint,
+        client_id=exchange.client_id,
+        status=0 if gone else answer.status,
+        applied=exchange.applied,
+        kind=operation[0] if operation else None,
+        amount_cents=operation[1] if operation else None,
+        reference=operation[2] if operation else None,
+        fingerprint=hashlib.blake2b(signed, digest_size=8).hexdigest(),
+        skew=now - int(stamp) if stamp.isascii() and stamp.isdigit() and len(stamp) <= 12 else None,
+        verdict=signature.verdict if signature else "",
+        finding=signature.finding_code if signature else None,
+        refusal=exchange.refusal,
+    )
+
+
+def asked(exchange: Exchange) -> tuple[str, int, str | None] | None:
+    """The credit/debit a request asked for, when a scenario answered before validation."""
+    data = exchange.body.data if exchange.body is not None else None
+    if exchange.endpoint not in ("credit-balance", "debit-balance") or not data:
+        return None
+    amount, reference = data.get("amount"), data.get("reference")
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not 0 < amount < 1e12:
+        return None
+    kind = "credit" if exchange.endpoint == "credit-balance" else "debit"
+    return kind, round(amount * 100), reference if isinstance(reference, str) else None
 
 
 def journal(exchange: Exchange, answer: Answer) -> Answer:

@@ -17,6 +17,7 @@ def _apply(call: Exchange, kind: str) -> dict[str, Any]:
     client_id: str = values["clientId"]
     cents: int = values["amount"]
     description, reference = values["description"], values["reference"]
+    call.operation = (kind, cents, reference)
     tenant = call.tenant
     try:
         applied = tenant.store.apply(
@@ -42,6 +43,7 @@ def _apply(call: Exchange, kind: str) -> dict[str, Any]:
         room = store.money_text(max(0, exc.room_cents))
         message = f"The amount may not be greater than {room} (a balance may not exceed {cap})."
         raise ValidationFailed({"amount": [message]}) from None
+    call.applied = not applied.replayed
     if applied.duplicate:
         call.headers["X-Sandbox-Duplicate-Reference"] = "true"
         call.flags = ["duplicate-reference"]

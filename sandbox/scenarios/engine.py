@@ -100,7 +100,7 @@ class Engine:
         """Whether a rule or an override exists for ``client_id``; when not, ``pick`` returns
         None for every endpoint. No side effect (``pick`` advances sequences)."""
         with self._lock:
-            return client_id in self._overrides or client_id in self.scenarios.rules
+            return client_id in self._overrides or self.scenarios.rule_for(client_id) is not None
 
     def pick(self, client_id: str, endpoint: str) -> Decision | None:
         """The step for this request, or None to behave normally. Advances sequences."""
@@ -120,7 +120,7 @@ class Engine:
                                 if k[:2] != ("override", client_id)
                             }
                     return decision
-            file_rule = self.scenarios.rules.get(client_id)
+            file_rule = self.scenarios.rule_for(client_id)
             if file_rule is None:
                 return None
             rule = file_rule.for_endpoint(endpoint)

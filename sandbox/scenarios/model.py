@@ -8,6 +8,7 @@ one for that endpoint. A step is an *outcome* plus optional delay and parameters
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,6 +167,22 @@ class ScenarioSet:
     seed_given: bool = False  # the file set ``seed`` (else the built-in set's applies)
     extends_builtin: bool = True  # ``builtin: false`` in the file: it replaces the built-in set
     from_builtin: frozenset[str] = frozenset()  # the rules that come from the built-in set
+
+    def rule_for(self, client_id: str) -> Rule | None:
+        """The rule of ``client_id``: its own, else that of the longest prefix key
+        (``READY_*``) it starts with."""
+        rule = self.rules.get(client_id)
+        if rule is not None:
+            return rule
+        for key in self.prefixes:
+            if client_id.startswith(key[:-1]):
+                return self.rules[key]
+        return None
+
+    @functools.cached_property
+    def prefixes(self) -> list[str]:
+        """The rules' keys that end with ``*``, longest first."""
+        return sorted((k for k in self.rules if k.endswith("*")), key=len, reverse=True)
 
     def describe(self) -> str:
         """Which set this is, for the banner and ``scenarios check``."""
