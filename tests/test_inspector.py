@@ -569,3 +569,27 @@ def test_hostile_entries_are_shown_as_text(server: ServerProcess, inspector: Ins
     assert page.locator("img").count() == 0
     assert page.title() == "sabong-sandbox inspector"
     assert errors == []
+
+
+def test_the_readiness_section_shows_the_report(
+    server: ServerProcess, inspector: Inspector
+) -> None:
+    """The inspector's Readiness section: the verdict and each check of the partner's report
+    (here a naive retry under a new reference after an applied-then-500 credit)."""
+    client = SandboxClient(server.url)
+    profile = {"clientId": "READY_INSPECT", "username": "r", "displayName": "R", "ipAddress": "::1"}
+    client.post("/api/v1/generate-auth-token", profile)
+    for reference in ("A", "B", "C"):  # success, applied then 500, then a new reference
+        client.post(
+            "/api/v1/credit-balance",
+            {"clientId": "READY_INSPECT", "amount": 1, "reference": reference},
+        )
+    page = inspector.page
+    page.fill("#r-client", "READY_INSPECT")
+    page.click("#r-form button")
+    page.wait_for_selector("#r-checks li")
+    assert page.inner_text("#r-verdict").startswith("FAIL")
+    failing = page.locator("#r-checks li.check-fail", has_text="retry-new-reference")
+    assert failing.count() == 1
+    assert "(applied)" in failing.inner_text()
+    assert page.locator("#r-checks li").count() == 9
