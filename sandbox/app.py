@@ -76,6 +76,23 @@ class WaitressConnection:
         return f"http://[{address}]:{port}/" if ":" in address else f"http://{address}:{port}/"
 
 
+PIPELINE_HEADERS = (
+    ("x-timestamp", "HTTP_X_TIMESTAMP"),
+    ("x-signature", "HTTP_X_SIGNATURE"),
+    ("content-type", "CONTENT_TYPE"),  # WSGI keeps it apart from the HTTP_* headers
+)
+
+
+def host_of(environ: dict[str, Any]) -> str:
+    """The Host the client addressed, as werkzeug's ``get_host`` gives it (a scheme's default
+    port dropped), without its cost on every request."""
+    host = environ.get("HTTP_HOST")
+    if not host:
+        return get_host(environ)
+    default = ":443" if environ.get("wsgi.url_scheme") == "https" else ":80"
+    return str(host[: -len(default)] if host.endswith(default) else host)
+
+
 def describe(environ: dict[str, Any]) -> Request:
     """The pipeline's description of a WSGI request. The body is read only within the limit
     (waitress has buffered it already); an announced larger one is the pipeline's 413."""
@@ -84,13 +101,9 @@ def describe(environ: dict[str, Any]) -> Request:
     except ValueError:
         length = 0
     body = environ["wsgi.input"].read(length) if 0 < length <= limits.MAX_BODY_BYTES else b""
-    headers = {
-        key[5:].replace("_", "-").lower(): value
-        for key, value in environ.items()
-        if key.startswith("HTTP_")
-    }
-    if environ.get("CONTENT_TYPE"):  # WSGI keeps it apart from the HTTP_* headers
-        headers["content-type"] = environ["CONTENT_TYPE"]
+    # Only the headers the pipeline reads (the signature, the body's type); the rest of the
+    # environ is left alone: this runs for every request.
+    headers = {name: environ[key] for name, key in PIPELINE_HEADERS if key in environ}
     disconnected = environ.get("waitress.client_disconnected")
     return Request(
         method=environ["REQUEST_METHOD"],
@@ -101,7 +114,7 @@ def describe(environ: dict[str, Any]) -> Request:
         body=body,
         content_length=length,
         header_bytes=limits.header_bytes(environ),
-        host_url=f"{environ['wsgi.url_scheme']}://{get_host(environ)}/",
+        host_url=f"{environ['wsgi.url_scheme']}://{host_of(environ)}/",
         connection=WaitressConnection(disconnected) if disconnected is not None else None,
     )
 

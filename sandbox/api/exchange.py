@@ -42,7 +42,7 @@ class Request:
     path: str  # exactly as sent, without the query (what is signed, SPEC B5)
     route_path: str  # the decoded path, for routing and the journal
     query: str  # the raw query string
-    headers: Mapping[str, str]  # lower-case names
+    headers: Mapping[str, str]  # lower-case names: those the pipeline reads (the signature's)
     body: bytes  # empty when not read (over the body limit)
     content_length: int  # as announced: the limits judge it before anything is read
     header_bytes: int  # all header names and values together, for the 431 limit
