@@ -27,9 +27,11 @@ serve: $(SERVE_STAMP)
 	$(BIN)/sabong-sandbox serve $(ARGS)
 
 # The Debian tools some tests drive, installed when missing (as root, from Debian's packages):
-# chromium (the inspector in a browser), podman, mmdebstrap and runc (the container image).
+# chromium (the inspector in a browser), podman, mmdebstrap and runc (the container image),
+# php-cli, golang-go, a JDK and Node (the signing snippets and the partners' clients).
 # The tests that need a tool that could not be installed are skipped, saying which.
-TOOLS := chromium:chromium podman:podman mmdebstrap:mmdebstrap runc:runc
+TOOLS := chromium:chromium podman:podman mmdebstrap:mmdebstrap runc:runc php:php-cli go:golang-go \
+	javac:openjdk-17-jdk-headless node:nodejs
 tools:
 	@missing=""; for t in $(TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; done; \
 	if [ -n "$$missing" ]; then \

@@ -1,0 +1,3 @@
+module sabong
+
+go 1.13
