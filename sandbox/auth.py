@@ -122,13 +122,17 @@ def diagnose(
 def signature_headers(
     verdict: signing.Verdict, finding: doctor.Finding | None = None
 ) -> dict[str, str]:
-    """The ``X-Sandbox-*`` headers that explain a 401 (SPEC B2); never contains a secret."""
+    """The ``X-Sandbox-*`` headers that explain a 401 (SPEC B2); never contains a secret.
+
+    The StringToSign travels escaped for a header and, when escaping changed it, also as its
+    exact bytes in base64, the detail saying so (``doctor.string_to_sign_headers``).
+    """
     headers = {
         "X-Sandbox-Signature-Reason": verdict.reason or "valid",
         "X-Sandbox-Signature-Detail": verdict.detail,
     }
     if verdict.string_to_sign is not None:
-        headers["X-Sandbox-String-To-Sign"] = signing.header_safe(verdict.string_to_sign)
+        headers.update(doctor.string_to_sign_headers(verdict.string_to_sign, verdict.detail))
     if finding is not None:
         headers["X-Sandbox-Signature-Finding"] = finding.code
         headers["X-Sandbox-Signature-Doctor"] = doctor.header_value(finding)

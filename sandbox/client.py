@@ -23,6 +23,7 @@ SIGNATURE_HEADERS = (
     ("detail", "X-Sandbox-Signature-Detail"),
     ("doctor", "X-Sandbox-Signature-Doctor"),
     ("signed", "X-Sandbox-String-To-Sign"),
+    ("signed, base64", "X-Sandbox-String-To-Sign-Base64"),
 )
 
 

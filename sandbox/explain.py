@@ -13,9 +13,19 @@ from .config import DEFAULT_SECRET
 
 
 def query_from(value: Any) -> str:
-    """A query given as a raw string (``a=1&b=2``) or as a mapping, as the client sends it."""
+    """A query given as a raw string (``a=1&b=2``) or as a mapping, as the client sends it.
+
+    A mapping's values are printed as JavaScript prints them (``true``, ``100.5``), and a
+    null value is left out of the URL, as HTTP clients do (axios, PHP's http_build_query,
+    Python's requests): the doctor then names a client that signed it anyway.
+    """
     if isinstance(value, Mapping):
-        return signing.encode_query(value)
+        sent = {
+            str(k): v if isinstance(v, str) else signing.js_stringify(v)
+            for k, v in value.items()
+            if v is not None
+        }
+        return signing.encode_query(sent)
     return str(value or "").lstrip("?")
 
 

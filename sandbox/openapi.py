@@ -242,6 +242,10 @@ SIGNATURE_HEADERS = {
         ("X-Sandbox-Signature-Reason", "Why the signature failed: missing-signature, ..."),
         ("X-Sandbox-Signature-Detail", "The reason in plain words."),
         ("X-Sandbox-String-To-Sign", "The StringToSign the sandbox built (escaped)."),
+        (
+            "X-Sandbox-String-To-Sign-Base64",
+            "Its exact bytes in base64 (first 2,048), when the escaped form escaped anything.",
+        ),
         ("X-Sandbox-Signature-Finding", "The doctor's code of the likely mistake."),
         ("X-Sandbox-Signature-Doctor", "The doctor's finding in plain words (escaped)."),
     )

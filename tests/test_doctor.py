@@ -28,6 +28,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sandbox import doctor, signing
+from sandbox.api import fields
 from sandbox.doctor import Candidate, Finding, diagnose, header_value, plan, search, variants
 from sandbox.doctor.plan import (
     Algorithm,
@@ -43,6 +44,7 @@ from sandbox.doctor.plan import (
     Spacing,
     Structure,
     Timestamp,
+    Unsent,
 )
 
 SECRET = "sandbox-secret"
@@ -61,6 +63,20 @@ TYPED = '{"clientId":"CLIENT_001","amount":100.50}'  # what a client typed; JS p
 TYPED_RIGHT = '{"clientId":"CLIENT_001","amount":100.5}'
 QUERY = "clientId=CLIENT_001&dateFrom=2026-01-01T00%3A00%3A00Z&limit=10"  # sorted, encoded
 QUERY_RIGHT = "clientId=CLIENT_001&dateFrom=2026-01-01T00:00:00Z&limit=10"
+PLUS_QUERY = "clientId=CLIENT_001&dateFrom=2026-01-01T00:00:00+08:00"  # '+' not encoded
+PLUS_RIGHT = "clientId=CLIENT_001&dateFrom=2026-01-01T00:00:00 08:00"  # '+' is a space
+HTML_RIGHT = '{"clientId":"CLIENT_001","amount":5,"description":"Tom & Jerry <3"}'
+GO_HTML = '{"clientId":"CLIENT_001","amount":5,"description":"Tom \\u0026 Jerry \\u003c3"}'
+NET_RIGHT = '{"clientId":"CLIENT_001","amount":5,"description":"Café + \\"tip\\" <3"}'
+# System.Text.Json's default encoder: all but printable ASCII, and "&'+<>`, in upper-case hex
+NET_BODY = (
+    '{"clientId":"CLIENT_001","amount":5,"description":"Caf\\u00E9 \\u002B \\u0022tip\\u0022 '
+    '\\u003C3"}'
+)
+PHP_URL_BODY = (
+    '{"clientId":"CLIENT_001","amount":5,"description":"See https:\\/\\/example.com\\/promo"}'
+)
+PHP_URL_RIGHT = '{"clientId":"CLIENT_001","amount":5,"description":"See https://example.com/promo"}'
 
 
 # --------------------------------------------------------------------------- wrong signers
@@ -172,6 +188,34 @@ SINGLE_CASES = [
         body=SLASH_RIGHT,
     ),
     post(
+        "html-escape",  # Go's json.Marshal
+        f"POST{CREDIT}{TS}{GO_HTML}",
+        "\\u003c",
+        "Go's json.Marshal",
+        "SetEscapeHTML(false)",
+        "disableHtmlEscaping()",
+        HTML_RIGHT,
+        body=HTML_RIGHT,
+    ),
+    post(
+        "html-escape-gson",  # Java's Gson: Go's three, and = and '
+        f"POST{CREDIT}{TS}"
+        + '{"clientId":"CLIENT_001","amount":5,"description":"Tom\\u0027s \\u003d\\u003e 1"}',
+        "\\u0027",
+        "disableHtmlEscaping()",
+        '"description":"Tom\'s => 1"',
+        body='{"clientId":"CLIENT_001","amount":5,"description":"Tom\'s => 1"}',
+    ),
+    post(
+        "dotnet-escape",  # C#'s System.Text.Json
+        f"POST{CREDIT}{TS}{NET_BODY}",
+        "upper-case \\uXXXX",
+        "System.Text.Json",
+        "UnsafeRelaxedJsonEscaping",
+        NET_RIGHT,
+        body=NET_RIGHT,
+    ),
+    post(
         "indent-2",
         f"POST{CREDIT}{TS}{json.dumps(BODY, indent=2)}",
         "2 spaces",
@@ -234,6 +278,53 @@ SINGLE_CASES = [
         "order sent",
         QUERY_RIGHT,
         query="limit=10&dateFrom=2026-01-01T00%3A00%3A00Z&clientId=CLIENT_001",
+    ),
+    get(
+        "unencoded-plus",  # M2: a date's offset sent as is, signed as typed
+        f"GET{TRANSACTIONS}{TS}{PLUS_QUERY}",
+        "'+' unencoded",
+        "the sandbox read dateFrom=2026-01-01T00:00:00 08:00",
+        "%2B",
+        PLUS_RIGHT,
+        query=PLUS_QUERY,
+    ),
+    get(
+        "unencoded-plus+unsorted-query",
+        f"GET{TRANSACTIONS}{TS}dateFrom=2026-01-01T00:00:00+08:00&clientId=CLIENT_001",
+        "%2B",
+        "order sent",
+        PLUS_RIGHT,
+        query="dateFrom=2026-01-01T00:00:00+08:00&clientId=CLIENT_001",
+    ),
+    get(
+        "unsent-param-undefined",  # M1: axios leaves type: undefined out of the URL
+        f"GET{TRANSACTIONS}{TS}clientId=CLIENT_001&type=undefined",
+        "signed type=undefined though your HTTP client did not send it",
+        "axios",
+        "parameters the URL carries: clientId=CLIENT_001",
+        query="clientId=CLIENT_001",
+    ),
+    get(
+        "unsent-param-null",
+        f"GET{TRANSACTIONS}{TS}clientId=CLIENT_001&limit=5&page=null&type=null",
+        "page=null and type=null",
+        "did not send them",
+        "clientId=CLIENT_001&limit=5",
+        query="limit=5&clientId=CLIENT_001",
+    ),
+    get(
+        "unsent-param-empty",  # PHP's http_build_query leaves out null values
+        f"GET{TRANSACTIONS}{TS}clientId=CLIENT_001&dateFrom=&dateTo=&limit=&page=&sortBy=&"
+        "sortOrder=&type=",
+        "http_build_query",
+        query="clientId=CLIENT_001",
+    ),
+    get(
+        "unsent-param-none",  # Python's requests leaves out None
+        f"GET{TRANSACTIONS}{TS}clientId=CLIENT_001&dateTo=None",
+        "dateTo=None",
+        "requests",
+        query="clientId=CLIENT_001",
     ),
     get(
         "leading-question-mark",
@@ -513,7 +604,47 @@ PAIR_CASES = [
     ),
 ]
 
-ALL_CASES = SINGLE_CASES + PAIR_CASES
+# A body sent exactly as a library escapes it, and signed as sent: named after the escaping
+# (the library flag is the fix), not raw-body (M3).
+SENT_AS_ESCAPED_CASES = [
+    Case(
+        "escaped-slashes-as-sent",  # PHP's json_encode with a URL in the description
+        "escaped-slashes",
+        hmac_hex(f"POST{CREDIT}{TS}{PHP_URL_BODY}"),
+        ("'\\/'", "JSON_UNESCAPED_SLASHES", PHP_URL_RIGHT),
+        body=PHP_URL_BODY,
+    ),
+    Case(
+        "escaped-slashes-as-sent+uppercase-hex",
+        "escaped-slashes+uppercase-hex",
+        hmac_hex(f"POST{CREDIT}{TS}{PHP_URL_BODY}").upper(),
+        ("JSON_UNESCAPED_SLASHES", "upper-case"),
+        body=PHP_URL_BODY,
+    ),
+    Case(
+        "unicode-escape+escaped-slashes-as-sent",  # PHP's json_encode, both defaults
+        "unicode-escape+escaped-slashes",
+        hmac_hex(f"POST{CREDIT}{TS}" + PHP_URL_BODY.replace("See", "Caf\\u00e9")),
+        ("json_encode", "JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES"),
+        body=PHP_URL_BODY.replace("See", "Caf\\u00e9"),
+    ),
+    Case(
+        "html-escape-as-sent",  # Go's json.Marshal, sent and signed
+        "html-escape",
+        hmac_hex(f"POST{CREDIT}{TS}{GO_HTML}"),
+        ("Go's json.Marshal", HTML_RIGHT),
+        body=GO_HTML,
+    ),
+    Case(
+        "dotnet-escape-as-sent",
+        "dotnet-escape",
+        hmac_hex(f"POST{CREDIT}{TS}{NET_BODY}"),
+        ("System.Text.Json", NET_RIGHT),
+        body=NET_BODY,
+    ),
+]
+
+ALL_CASES = SINGLE_CASES + PAIR_CASES + SENT_AS_ESCAPED_CASES
 
 
 def case_id(case: Case) -> str:
@@ -543,8 +674,8 @@ def test_every_single_deviation_of_the_plan_has_a_case() -> None:
 
 
 def test_every_mistake_of_every_dimension_is_planned_alone() -> None:
-    named = [*Spacing, *JsonFlag, *QueryFlag, *Form, *Method, *Path, *Timestamp, *Algorithm]
-    everything = {m.code for m in [*named, *Secret, *Joiner]} | {"component-order"}
+    named = [*Spacing, *JsonFlag, *QueryFlag, *Form, *Unsent, *Method, *Path, *Timestamp]
+    everything = {m.code for m in [*named, *Algorithm, *Secret, *Joiner]} | {"component-order"}
     singles = {part for c in doctor.PLAN if len(c.deviations) == 1 for part in codes(c)}
     assert singles == everything
 
@@ -561,14 +692,16 @@ def test_single_deviations_come_before_pairs() -> None:
 
 def test_the_likeliest_mistakes_are_tried_first() -> None:
     """The ranking: a change of a cost or of a table's order shows here first."""
-    first = ["+".join(d.code for d in c.deviations) for c in doctor.PLAN[:19]]
+    first = ["+".join(d.code for d in c.deviations) for c in doctor.PLAN[:21]]
     assert first == [
         "",
         "json-spacing",
+        "unencoded-plus",  # before url-encoded-query: its fix (%2B) is the other's opposite
         "url-encoded-query",
         "unsorted-query",
         "stringified-body",
         "json-spacing+unicode-escape",
+        "unencoded-plus+unsorted-query",
         "url-encoded-query+unsorted-query",
         "sorted-keys",
         "query-in-path",
@@ -583,24 +716,55 @@ def test_the_likeliest_mistakes_are_tried_first() -> None:
         "secret-trailing-newline",
         "unicode-escape+escaped-slashes",
     ]
-    assert doctor.PLAN[16].structure == Structure(
+    assert doctor.PLAN[18].structure == Structure(
         (Part.TIMESTAMP, Part.METHOD, Part.PATH, Part.PAYLOAD)
     )
-    assert (len(doctor.PLAN), sum(len(c.deviations) == 2 for c in doctor.PLAN)) == (775, 625)
+    assert (len(doctor.PLAN), sum(len(c.deviations) == 2 for c in doctor.PLAN)) == (1020, 740)
+
+
+def test_each_request_tries_only_the_candidates_that_can_apply_to_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """plan_for leaves out what cannot apply (a JSON style for a GET, a query style for a
+    POST, a '+' where there is none...): the findings, digests counted, are the same."""
+    random_sig = secrets.token_hex(32)
+    cases = [
+        *ALL_CASES,
+        Case("random-post", "", random_sig, ()),
+        Case("random-get", "", random_sig, (), method="GET", path=TRANSACTIONS, query=QUERY),
+        Case("random-plus", "", random_sig, (), method="GET", path=TRANSACTIONS, query=PLUS_QUERY),
+    ]
+    narrowed = [case.diagnose() for case in cases]
+    assert len(plan.plan_for(True)) < len(plan.plan_for(True, True, 29)) < len(doctor.PLAN)
+    assert len(plan.plan_for(False)) < len(doctor.PLAN)
+    monkeypatch.setattr(variants.Request, "plan", lambda self: doctor.PLAN)
+    assert [case.diagnose() for case in cases] == narrowed
 
 
 # --------------------------------------------------------------------------- when nothing matches
 
 
-def test_a_random_signature_is_no_known_variant_with_the_secret_hint() -> None:
+NEXT_STEP = (
+    "Next step: compare your StringToSign byte for byte with the sandbox's "
+    "(X-Sandbox-String-To-Sign); only if they are equal is the secret wrong."
+)
+
+
+def test_a_random_signature_is_no_known_variant_with_the_next_step() -> None:
+    """What was verified, and the one next step that always works; never a guess at the
+    secret (most such signatures come from a StringToSign built in an unforeseen way)."""
     finding = Case("random", "", secrets.token_hex(32), ()).diagnose()
     assert not finding.matched
     assert finding.code == "no-known-variant"
-    assert finding.message.startswith("No known signing mistake reproduces this signature")
-    assert "secret is the likely cause" in finding.message
-    assert f"Tried {finding.tried} variants" in finding.message
+    assert finding.message.startswith(
+        "No known signing mistake reproduces this signature. Verified: it is a well-formed "
+        f"SHA-256 digest; {finding.tried} variants of the StringToSign, algorithm, encoding and "
+        "secret do not give it. "
+    )
+    assert NEXT_STEP in finding.message
+    assert "likely" not in finding.message
     assert finding.tried > 1000
-    assert STS in finding.message  # what the sandbox signed
+    assert finding.message.endswith(f"The sandbox signed: {STS}")
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
@@ -610,8 +774,15 @@ def test_a_wrong_secret_is_no_known_variant(method: str) -> None:
     sig = hmac_hex(f"{method}{path}{TS}{payload}", key="some-other-secret")
     finding = diagnose(method, path, query, body.encode(), TS, sig, SECRET, PARTNERS)
     assert (finding.matched, finding.code) == (False, "no-known-variant")
-    assert "the secret is the likely cause" in finding.message
+    assert NEXT_STEP in finding.message
     assert "some-other-secret" not in finding.message
+
+
+def test_no_known_variant_names_the_digest_it_verified() -> None:
+    sig = hmac_digest(f"POST{CREDIT}{TS}something else", algorithm="sha512").hex()
+    finding = diagnose("POST", CREDIT, "", RIGHT.encode(), TS, sig, SECRET)
+    assert finding.code == "no-known-variant"
+    assert "a well-formed SHA-512 digest" in finding.message
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
@@ -713,6 +884,137 @@ def test_the_walk_cap_counts_each_json_variant(monkeypatch: pytest.MonkeyPatch) 
     assert finding.code == "no-known-variant"  # spacing, then the flags' walk: no room left
     monkeypatch.setattr(variants, "MAX_WALKED_BYTES", 3 * size)
     assert diagnose("POST", CREDIT, "", RIGHT.encode(), TS, sig, SECRET).code == "sorted-keys"
+
+
+# --------------------------------------------------------------------------- what partners hit
+
+
+def test_unsent_params_are_the_endpoints_documented_optional_ones() -> None:
+    optional = tuple(f.name for f in fields.TRANSACTIONS_QUERY if not f.required)
+    assert variants.optional_query_params(TRANSACTIONS) == optional
+    assert len(optional) == 7
+    assert variants.optional_query_params(BALANCE) == ()  # clientId only, and required
+    assert variants.optional_query_params("/api/v1/unknown") == ()
+    # each alone, all of them, each pair: the plan's slots hold exactly that many
+    assert plan.MAX_UNSENT_SETS == 7 + 1 + 21
+
+
+def unsent_sets(query: str, path: str = TRANSACTIONS, method: str = "GET") -> list[Any]:
+    r = variants.Request(method, path, query, b"", TS, SECRET, {}, False, None)
+    return r.unsent_sets
+
+
+def test_unsent_sets_leave_out_what_was_sent() -> None:
+    sets = unsent_sets("clientId=CLIENT_001")
+    assert len(sets) == plan.MAX_UNSENT_SETS
+    assert sets[:8] == [
+        ("limit",),
+        ("page",),
+        ("type",),
+        ("sortBy",),
+        ("sortOrder",),
+        ("dateFrom",),
+        ("dateTo",),
+        ("limit", "page", "type", "sortBy", "sortOrder", "dateFrom", "dateTo"),
+    ]
+    sent = unsent_sets("clientId=C&limit=5&type=&dateFrom=2026-01-01&page=2&sortBy=id")
+    assert sent == [("sortOrder",), ("dateTo",), ("sortOrder", "dateTo")]  # a pair is all
+    assert unsent_sets("clientId=C", path=BALANCE) == []
+    assert unsent_sets("", path=TRANSACTIONS, method="POST") == []
+
+
+@pytest.mark.parametrize(
+    ("signed", "words"),
+    [
+        ("clientId=CLIENT_001&dateTo=undefined&limit=undefined", "dateTo=undefined"),
+        (
+            "clientId=CLIENT_001&dateFrom=null&dateTo=null&limit=null&page=null&sortBy=null&"
+            "sortOrder=null&type=null",
+            "limit=null, page=null, type=null, sortBy=null, sortOrder=null, dateFrom=null and "
+            "dateTo=null",
+        ),
+        ("clientId=CLIENT_001&sortOrder=", "sortOrder= though"),
+    ],
+    ids=["pair", "all", "one-empty"],
+)
+def test_each_set_of_unsent_params_is_found(signed: str, words: str) -> None:
+    sig = hmac_hex(f"GET{TRANSACTIONS}{TS}{signed}")
+    finding = diagnose("GET", TRANSACTIONS, "clientId=CLIENT_001", b"", TS, sig, SECRET)
+    assert finding.code.startswith("unsent-param-"), finding.message
+    assert words in finding.message
+    assert finding.message.endswith("Sign only the parameters the URL carries: clientId=CLIENT_001")
+
+
+def test_an_undocumented_param_is_no_unsent_one() -> None:
+    sig = hmac_hex(f"GET{BALANCE}{TS}clientId=CLIENT_001&type=undefined")
+    finding = diagnose("GET", BALANCE, "clientId=CLIENT_001", b"", TS, sig, SECRET)
+    assert finding.code == "no-known-variant"
+
+
+def test_a_form_encoded_plus_is_still_a_space() -> None:
+    """With %3A beside it, a '+' comes from a form encoder (URLSearchParams, urlencode,
+    http_build_query): it stands for a space, and signing the query as sent is the mistake."""
+    query = "clientId=CLIENT_001&dateFrom=2026-01-01T00%3A00%3A00+08%3A00"
+    finding = diagnose(
+        "GET", TRANSACTIONS, query, b"", TS, hmac_hex(f"GET{TRANSACTIONS}{TS}{query}"), SECRET
+    )
+    assert finding.code == "url-encoded-query"
+    signed_plus = "clientId=CLIENT_001&dateFrom=2026-01-01T00:00:00+08:00"
+    sig = hmac_hex(f"GET{TRANSACTIONS}{TS}{signed_plus}")
+    assert diagnose("GET", TRANSACTIONS, query, b"", TS, sig, SECRET).code == "unencoded-plus"
+
+
+def test_unencoded_plus_never_advises_a_space_for_a_plus() -> None:
+    case = next(c for c in SINGLE_CASES if c.code == "unencoded-plus")
+    message = case.diagnose().message
+    assert "'+' as a space" not in message  # M2: that advice gave a 400 on dateFrom
+    assert "Send '+' as %2B" in message
+
+
+def test_a_pretty_body_sent_and_signed_is_still_raw_body() -> None:
+    """Only escaping is named over raw-body: for a hand-formatted body, JSON.stringify is the
+    fix (the ranking of raw-body against spacing and pretty printing is unchanged)."""
+    for body in (json.dumps(BODY, indent=2), '{"clientId": "CLIENT_001", "amount": 100.50}'):
+        sig = hmac_hex(f"POST{CREDIT}{TS}{body}")
+        assert diagnose("POST", CREDIT, "", body.encode(), TS, sig, SECRET).code == "raw-body"
+
+
+def test_a_raw_sandbox_names_no_escaping_for_a_body_signed_as_sent() -> None:
+    sig = hmac_hex(f"POST{CREDIT}{TS}{PHP_URL_BODY}")
+    finding = diagnose("POST", CREDIT, "", PHP_URL_BODY.encode(), TS, sig, SECRET, raw_payload=True)
+    assert finding.code == "valid"  # the sandbox signs the bytes as sent: nothing to name
+
+
+@pytest.mark.parametrize(
+    ("text", "dotnet", "go", "gson"),
+    [
+        ("😀", "\\uD83D\\uDE00", "😀", "😀"),
+        ("\x1f\x7f\t", "\\u001F\\u007F\\t", "\\u001f\x7f\\t", "\\u001f\x7f\\t"),
+        ("a\\b/c", "a\\\\b/c", "a\\\\b/c", "a\\\\b/c"),
+        (
+            "\u2028<'=>",
+            "\\u2028\\u003C\\u0027=\\u003E",
+            "\\u2028\\u003c'=\\u003e",
+            "\\u2028\\u003c\\u0027\\u003d\\u003e",
+        ),
+        ('`+&"', "\\u0060\\u002B\\u0026\\u0022", '`+\\u0026\\"', '`+\\u0026\\"'),
+    ],
+    ids=["astral", "controls", "backslash", "html", "dotnet-ascii"],
+)
+def test_go_gson_and_dotnet_escaping(text: str, dotnet: str, go: str, gson: str) -> None:
+    """Go's json.Marshal (encoding/json: <, >, &, U+2028, U+2029 escaped; the rest as
+    JSON.stringify), Java Gson's (the same and = and ') and System.Text.Json's default encoder
+    (JavaScriptEncoder.Default: all but printable ASCII, and "&'+<>`, in upper-case hex)."""
+    raw = compact({"clientId": "C", "amount": 1, "d": text}).encode()
+    escapes = {JsonFlag.DOTNET_ESCAPE: dotnet, JsonFlag.HTML_ESCAPE: go, JsonFlag.GSON_ESCAPE: gson}
+    for flag, expected in escapes.items():
+        r = variants.Request("POST", CREDIT, "", raw, TS, SECRET, {}, False, None)
+        built = r.payload(plan.JsonStyle(None, frozenset({flag})))
+        wanted = f'{{"clientId":"C","amount":1,"d":"{expected}"}}'.encode()
+        if wanted == r.canonical:  # as JSON.stringify prints it: the variant does not apply
+            assert built is None, flag
+        else:
+            assert built == (wanted, b""), flag
 
 
 # --------------------------------------------------------------------------- one parse
@@ -837,9 +1139,52 @@ def test_header_value_escapes_unicode_and_cuts_long_messages_cleanly() -> None:
     assert "é" in finding.message  # the message itself keeps the text
     value = header_value(finding)
     assert "CLIENT_\\u00e9" in value
-    assert len(value) <= 500 and value.endswith("...")
-    assert not re.search(r"\\(u[0-9a-f]{0,3})?\.\.\.$", value)  # not cut inside an escape
-    assert header_value(finding, limit=40) == value[:37] + "..."
+    assert len(value) <= 500 and value.endswith("..." + doctor.ESCAPED_NOTE)
+    cut = value.removesuffix(doctor.ESCAPED_NOTE)
+    assert not re.search(r"\\(u[0-9a-f]{0,3})?\.\.\.$", cut)  # not cut inside an escape
+    short = header_value(finding, limit=40 + len(doctor.ESCAPED_NOTE))
+    assert short == value[:37] + "..." + doctor.ESCAPED_NOTE
+
+
+def test_an_escaped_header_says_so_and_cannot_read_as_the_mistake() -> None:
+    """The corrected body of a unicode-escape finding is escaped in the header too: the note
+    tells one escaped character (\\u00e9) from the six characters the client signed."""
+    case = next(c for c in SINGLE_CASES if c.code == "unicode-escape")
+    value = header_value(case.diagnose())
+    assert value.endswith(" [escaped header: \\uXXXX is one UTF-8 character, \\\\ one backslash]")
+    assert "as \\\\uXXXX" in value  # what the client did: a backslash, then uXXXX
+    assert '"clientId":"CLIENT_\\u00e9"' in value  # what to sign: one character
+    assert header_value(SINGLE_CASES[0].diagnose()).endswith(RIGHT)  # nothing escaped, no note
+
+
+def test_the_string_to_sign_headers_carry_the_exact_bytes_when_escaped() -> None:
+    signed = 'POST/api/v1/credit-balance1{"d":"Café\\\\u00e9\\n"}'.encode()
+    headers = doctor.string_to_sign_headers(signed, "The x-signature does not match.")
+    assert list(headers) == [
+        "X-Sandbox-Signature-Detail",
+        "X-Sandbox-String-To-Sign",
+        "X-Sandbox-String-To-Sign-Base64",
+    ]
+    assert headers["X-Sandbox-String-To-Sign"] == (
+        'POST/api/v1/credit-balance1{"d":"Caf\\u00e9\\\\\\\\u00e9\\\\n"}'
+    )
+    assert base64.b64decode(headers["X-Sandbox-String-To-Sign-Base64"]) == signed
+    assert headers["X-Sandbox-Signature-Detail"] == (
+        "The x-signature does not match. X-Sandbox-String-To-Sign is escaped (\\uXXXX is one "
+        "UTF-8 character, \\\\ one backslash); X-Sandbox-String-To-Sign-Base64 has the exact "
+        "bytes."
+    )
+    plain = doctor.string_to_sign_headers(STS.encode(), "detail")
+    assert plain == {"X-Sandbox-Signature-Detail": "detail", "X-Sandbox-String-To-Sign": STS}
+
+
+def test_a_long_string_to_sign_carries_its_first_bytes() -> None:
+    signed = ("POST/x1" + "é" * 3000).encode()
+    headers = doctor.string_to_sign_headers(signed, "d")
+    exact = base64.b64decode(headers["X-Sandbox-String-To-Sign-Base64"])
+    assert exact == signed[: doctor.STRING_TO_SIGN_BASE64_LIMIT]
+    assert "the exact bytes (its first 2,048 bytes)." in headers["X-Sandbox-Signature-Detail"]
+    assert all(len(value) < 3000 for value in headers.values())
 
 
 # --------------------------------------------------------------------------- properties
@@ -949,3 +1294,37 @@ def test_a_body_canonicalized_by_the_caller_gives_the_same_finding(case: Case) -
         parsed=parsed,
     )
     assert again == case.diagnose()
+
+
+json_text = st.text(st.sampled_from('aé/☕ \\"<&'), max_size=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(json_keys, json_text, min_size=1, max_size=4))
+def test_any_body_sent_as_php_json_encode_prints_it_is_named_so(body: dict[str, Any]) -> None:
+    """PHP's json_encode defaults (\\u escapes, '\\/'), sent and signed as such (M3, M4)."""
+    utf8 = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    sent = json.dumps(body, separators=(",", ":")).replace("/", "\\/")
+    sig = hmac_hex(f"POST{CREDIT}{TS}{sent}")
+    finding = diagnose("POST", CREDIT, "", sent.encode(), TS, sig, SECRET)
+    escaped = [("unicode-escape", not utf8.isascii()), ("escaped-slashes", "/" in utf8)]
+    assert finding.code == ("+".join(code for code, yes in escaped if yes) or "valid")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.sampled_from('ab é\\\n"☕\x7f'), max_size=60), st.integers(8, 80))
+def test_header_value_cuts_after_the_last_whole_escape(text: str, room: int) -> None:
+    finding = Finding(True, "c", text, 0, b"")
+    whole = header_value(finding, limit=10**6)
+    note = doctor.ESCAPED_NOTE if whole.endswith(doctor.ESCAPED_NOTE) else ""
+    line = whole.removesuffix(note)
+    value = header_value(finding, limit=room + len(note))
+    if len(line) <= room:
+        assert value == whole
+        return
+    kept = ""  # whole escapes (or characters) while they fit before the "..."
+    for token in re.findall(r"\\u[0-9a-f]{4}|\\.|.", line, re.DOTALL):
+        if len(kept) + len(token) > room - 3:
+            break
+        kept += token
+    assert value == kept + "..." + note

@@ -136,3 +136,59 @@ def test_explanations_in_the_body_only_when_turned_on() -> None:
             assert body["data"]["verdict"] == "mismatch"
         else:
             assert body["data"] is None
+
+
+TRANSACTIONS = "/api/v1/get-transactions"
+
+
+def test_a_null_query_value_is_left_out_as_clients_leave_it_out(
+    frozen: Flask, client: FlaskClient
+) -> None:
+    """A query given as a mapping is sent as HTTP clients send it: null left out (axios,
+    http_build_query, requests), values printed as JavaScript prints them."""
+    signed = f"GET{TRANSACTIONS}{NOW}clientId=CLIENT_001&limit=5&mine=true&type=null"
+    got = explain(
+        client,
+        method="GET",
+        path=TRANSACTIONS,
+        query={"clientId": "CLIENT_001", "type": None, "limit": 5, "mine": True},
+        timestamp=str(NOW),
+        signature=signing.hmac_hex("sandbox-secret", signed.encode()),
+    )
+    assert got["canonicalPayload"] == "clientId=CLIENT_001&limit=5&mine=true"
+    assert got["finding"]["code"] == "unsent-param-null"
+    assert (
+        "You signed type=null though your HTTP client did not send it"
+        in (got["finding"]["message"])
+    )
+
+
+def test_a_raw_plus_in_the_query_is_named(frozen: Flask, client: FlaskClient) -> None:
+    query = "clientId=CLIENT_001&dateFrom=2026-01-01T00:00:00+08:00"
+    got = explain(
+        client,
+        method="GET",
+        path=TRANSACTIONS,
+        query=query,
+        timestamp=str(NOW),
+        signature=signing.hmac_hex("sandbox-secret", f"GET{TRANSACTIONS}{NOW}{query}".encode()),
+    )
+    assert got["canonicalPayload"] == "clientId=CLIENT_001&dateFrom=2026-01-01T00:00:00 08:00"
+    assert got["finding"]["code"] == "unencoded-plus"
+    assert "Send '+' as %2B" in got["finding"]["message"]
+
+
+def test_the_dry_run_shows_real_characters(frozen: Flask, client: FlaskClient) -> None:
+    """No header escaping in the dry run: the fix reads 'Café', the mistake Caf\\u00e9."""
+    body = '{"clientId":"CLIENT_001","amount":1,"description":"Caf\\u00e9"}'
+    got = explain(
+        client,
+        method="POST",
+        path=PATH,
+        body=body,
+        timestamp=str(NOW),
+        signature=signing.hmac_hex("sandbox-secret", f"POST{PATH}{NOW}{body}".encode()),
+    )
+    assert got["finding"]["code"] == "unicode-escape"
+    assert got["stringToSign"].endswith('"description":"Café"}')
+    assert '"description":"Café"}' in got["finding"]["message"]

@@ -11,14 +11,26 @@ HTTP header). Read top down:
 - ``variants``: the ``Request``: what the sandbox signed, and the bytes of each candidate
   (the wrong PAYLOADs, PATHs, keys ...), built on first use;
 - ``search``: ``diagnose``, the loop over the plan, and the one HMAC helper;
-- ``messages``: the ``Finding``, its words, and its header form; never a secret.
+- ``messages``: the ``Finding``, its words, and the header forms of it and of the
+  StringToSign; never a secret.
 """
 
-from .messages import HEADER_LIMIT, NO_KNOWN_VARIANT, NOT_A_DIGEST, VALID, Finding, header_value
+from .messages import (
+    ESCAPED_NOTE,
+    HEADER_LIMIT,
+    NO_KNOWN_VARIANT,
+    NOT_A_DIGEST,
+    STRING_TO_SIGN_BASE64_LIMIT,
+    VALID,
+    Finding,
+    header_value,
+    string_to_sign_headers,
+)
 from .plan import MAX_DIGESTS, MAX_HASHED_BYTES, MAX_WALKED_BYTES, PLAN, Candidate
 from .search import diagnose
 
 __all__ = [
+    "ESCAPED_NOTE",
     "HEADER_LIMIT",
     "MAX_DIGESTS",
     "MAX_HASHED_BYTES",
@@ -26,9 +38,11 @@ __all__ = [
     "NOT_A_DIGEST",
     "NO_KNOWN_VARIANT",
     "PLAN",
+    "STRING_TO_SIGN_BASE64_LIMIT",
     "VALID",
     "Candidate",
     "Finding",
     "diagnose",
     "header_value",
+    "string_to_sign_headers",
 ]

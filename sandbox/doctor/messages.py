@@ -6,6 +6,7 @@ that happens to appear in the request itself is masked.
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 
@@ -28,6 +29,8 @@ from .plan import (
     Spacing,
     Structure,
     Timestamp,
+    Unsent,
+    UnsentParams,
 )
 from .variants import Request
 
@@ -76,13 +79,17 @@ def valid(r: Request, tried: int) -> Finding:
     return Finding(False, VALID, _mask(message, r.secrets), tried, r.expected)
 
 
-def no_known_variant(r: Request, tried: int, cut_short: bool) -> Finding:
+def no_known_variant(r: Request, tried: int, cut_short: bool, digest_name: str) -> Finding:
+    """Nothing reproduced the signature: what was verified, and the next step that always
+    works. Never a guess at the secret: most of these are a StringToSign built differently in
+    a way no variant foresaw, which only the byte-for-byte comparison shows."""
     limit = " (the likeliest ones: the search stops at a fixed work limit)" if cut_short else ""
     message = (
-        "No known signing mistake reproduces this signature: the secret is the likely cause "
-        "(check the secret configured for this sandbox; the default one is in the README). "
-        f"Tried {tried} variants of the StringToSign, algorithm and encoding{limit}. "
-        f"The sandbox signed: {_show(r.expected)}"
+        "No known signing mistake reproduces this signature. Verified: it is a well-formed "
+        f"{_HASH_LABELS[digest_name]} digest; {tried} variants of the StringToSign, algorithm, "
+        f"encoding and secret do not give it{limit}. Next step: compare your StringToSign byte "
+        "for byte with the sandbox's (X-Sandbox-String-To-Sign); only if they are equal is "
+        f"the secret wrong. The sandbox signed: {_show(r.expected)}"
     )
     return Finding(False, NO_KNOWN_VARIANT, _mask(message, r.secrets), tried, r.expected)
 
@@ -116,22 +123,42 @@ _ENCODINGS = {
     Encoding.BASE64URL_UNPADDED: "sent the digest in URL-safe base64 without padding",
 }
 _COMPACT = "sign the compact JSON.stringify form"
-# (what the client did, what to do instead), for the mistakes whose words never change
+# (what the client did, what to do instead), for the mistakes whose words never change. Where
+# the fix differs by language, it names it, one short clause per language that differs.
 _TEXTS: dict[Mistake, tuple[str, str]] = {
     Spacing.SPACED: (
         "signed the body with spaces after ',' and ':' (Python's json.dumps default)",
-        _COMPACT,
+        _COMPACT + " (Python: separators=(',', ':'))",
     ),
     Spacing.INDENT_2: ("signed the body pretty-printed (indented by 2 spaces)", _COMPACT),
     Spacing.INDENT_4: ("signed the body pretty-printed (indented by 4 spaces)", _COMPACT),
     JsonFlag.SORTED_KEYS: ("sorted the body's keys", "keep the keys in the order you send them"),
     JsonFlag.UNICODE_ESCAPE: (
-        "escaped non-ASCII characters as \\uXXXX (json.dumps' ensure_ascii default)",
-        "keep non-ASCII characters as UTF-8 (ensure_ascii=False)",
+        "escaped non-ASCII characters as \\uXXXX (Python's json.dumps and PHP's json_encode "
+        "do by default)",
+        "keep non-ASCII characters as UTF-8 (Python: ensure_ascii=False; PHP: "
+        "JSON_UNESCAPED_UNICODE)",
     ),
     JsonFlag.ESCAPED_SLASHES: (
         "escaped '/' as '\\/' (PHP's json_encode default)",
-        "leave '/' unescaped (JSON_UNESCAPED_SLASHES)",
+        "leave '/' unescaped (PHP: JSON_UNESCAPED_SLASHES)",
+    ),
+    JsonFlag.HTML_ESCAPE: (
+        "escaped <, > and & as \\u003c, \\u003e and \\u0026 (the default of Go's json.Marshal "
+        "and Java's Gson)",
+        "leave them as they are (Go: a json.Encoder with SetEscapeHTML(false), without its "
+        "trailing newline; Gson: GsonBuilder().disableHtmlEscaping())",
+    ),
+    JsonFlag.GSON_ESCAPE: (
+        "escaped <, >, &, = and ' as \\u003c, \\u003e, \\u0026, \\u003d and \\u0027 (Java "
+        "Gson's default)",
+        "leave them as they are (Gson: GsonBuilder().disableHtmlEscaping())",
+    ),
+    JsonFlag.DOTNET_ESCAPE: (
+        "escaped non-ASCII and HTML-sensitive characters (\", &, ', +, <, >, `) as upper-case "
+        "\\uXXXX (System.Text.Json's default encoder)",
+        "keep them as they are (C#: JsonSerializerOptions.Encoder = "
+        "JavaScriptEncoder.UnsafeRelaxedJsonEscaping)",
     ),
     Form.RAW_BODY: (
         "signed the body bytes exactly as sent",
@@ -181,6 +208,26 @@ _TEXTS: dict[Mistake, tuple[str, str]] = {
         "signed with the secret without its surrounding whitespace",
         "use the secret exactly as configured",
     ),
+}
+# A library's defaults, named once rather than flag by flag (as plan._LIBRARY_DEFAULTS).
+_LIBRARY_TEXTS: dict[frozenset[Mistake], tuple[str, str]] = {
+    frozenset({Spacing.SPACED, JsonFlag.UNICODE_ESCAPE}): (
+        "signed the body as Python's json.dumps prints it by default (spaces after ',' and "
+        "':', non-ASCII as \\uXXXX)",
+        "sign json.dumps(body, separators=(',', ':'), ensure_ascii=False)",
+    ),
+    frozenset({JsonFlag.UNICODE_ESCAPE, JsonFlag.ESCAPED_SLASHES}): (
+        "signed the body as PHP's json_encode prints it by default (non-ASCII as \\uXXXX, '/' "
+        "as '\\/')",
+        "use json_encode($body, JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES)",
+    ),
+}
+# Which HTTP clients leave a parameter out of the URL when its value is this one.
+_UNSENT_BY = {
+    Unsent.UNDEFINED: "axios leaves out undefined and null params",
+    Unsent.NULL: "axios leaves out undefined and null params",
+    Unsent.EMPTY: "PHP's http_build_query leaves out null values",
+    Unsent.NONE: "Python's requests leaves out params that are None",
 }
 Text = tuple[str, str, str]  # what the client did, what to do instead, what to show after it
 
@@ -236,7 +283,17 @@ def _describe(
     r: Request, deviation: Deviation, partner: str | None, ms: str | None, hash_label: str
 ) -> list[Text]:
     """What the client did, what to do instead and what to show, for one deviation."""
-    if isinstance(deviation, JsonStyle | QueryStyle | Form):
+    if isinstance(deviation, JsonStyle):
+        left = list(deviation.mistakes)
+        texts: list[Text] = []
+        for combo, (did, fix) in _LIBRARY_TEXTS.items():
+            if combo <= set(left):
+                left = [mistake for mistake in left if mistake not in combo]
+                texts.append((did, fix, _SHOW_PAYLOAD))
+        return texts + [_describe_payload(r, mistake) for mistake in left]
+    if isinstance(deviation, UnsentParams):
+        return [_describe_unsent(r, deviation)]
+    if isinstance(deviation, QueryStyle | Form):
         return [_describe_payload(r, mistake) for mistake in deviation.mistakes]
     if isinstance(deviation, Structure):
         dids = []
@@ -276,9 +333,23 @@ def _describe(
     return [(did.format(hash=hash_label), fix, _SHOW_NONE)]
 
 
+def _describe_unsent(r: Request, unsent: UnsentParams) -> Text:
+    names = r.unsent_sets[unsent.slot]
+    signed = _join([f"{name}={unsent.value.printed}" for name in names])
+    it = "it" if len(names) == 1 else "them"
+    did = f"signed {signed} though your HTTP client did not send {it} ({_UNSENT_BY[unsent.value]})"
+    return did, "sign only the parameters the URL carries", _SHOW_PAYLOAD
+
+
 def _describe_payload(r: Request, mistake: Mistake) -> Text:
     if mistake in _TEXTS:
         return (*_TEXTS[mistake], _SHOW_PAYLOAD)
+    if mistake is QueryFlag.LITERAL_PLUS:
+        did = (
+            "sent a '+' unencoded in the query and signed it as '+', but in a query string '+' "
+            f"is a space (the sandbox read {r.plus_example()})"
+        )
+        return did, "send '+' as %2B (or sign a space, if you meant one)", _SHOW_PAYLOAD
     if mistake is JsonFlag.NUMBERS_AS_TYPED:
         did = "signed numbers as typed in the body"
         example = r.typed_example()
@@ -314,24 +385,57 @@ def _capital(text: str) -> str:
 
 # --------------------------------------------------------------------------- for HTTP headers
 
-_ESCAPE_TOKEN_RE = re.compile(r"\\u[0-9a-f]{4}|\\.|.", re.DOTALL)
+_ESCAPE_RE = re.compile(r"\\u[0-9a-f]{4}|\\.")  # an escape, read left to right
+ESCAPED_NOTE = " [escaped header: \\uXXXX is one UTF-8 character, \\\\ one backslash]"
+"""What ``header_value`` appends when it escaped anything: without it, a corrected body
+``Caf\\u00e9`` would read exactly like the \\u mistake the finding describes."""
 
 
 def header_value(finding: Finding, limit: int = HEADER_LIMIT) -> str:
     """``code: message`` as one printable-ASCII line for an HTTP header, at most ``limit`` chars.
 
-    Non-ASCII and control characters are written as JSON escapes (as ``signing.header_safe``
-    writes the StringToSign); a long value is cut between escapes and ends with ``...``.
+    Non-ASCII and control characters are written as JSON escapes and a backslash as ``\\\\``
+    (as ``signing.header_safe`` writes the StringToSign); if any was, ``ESCAPED_NOTE`` says
+    so at the end. A long value is cut between escapes and ends with ``...``.
     """
-    text = signing.header_safe(f"{finding.code}: {finding.message}".encode(), limit=1 << 30)
+    raw = f"{finding.code}: {finding.message}"
+    text = signing.header_safe(raw.encode(), limit=1 << 30)
     text = text.replace("\x7f", "\\u007f")
-    if len(text) <= limit:
-        return text
-    kept: list[str] = []
-    size = 0
-    for token in _ESCAPE_TOKEN_RE.findall(text):
-        if size + len(token) > limit - 3:
+    note = ESCAPED_NOTE if text != raw else ""
+    room = limit - len(note)
+    if len(text) <= room:
+        return text + note
+    cut = room - 3
+    for escape in _ESCAPE_RE.finditer(text, 0, cut + 6):  # never cut inside one
+        if escape.start() < cut < escape.end():
+            cut = escape.start()
             break
-        kept.append(token)
-        size += len(token)
-    return "".join(kept) + "..."
+    return text[:cut] + "..." + note
+
+
+STRING_TO_SIGN_BASE64_LIMIT = 2048  # bytes of X-Sandbox-String-To-Sign-Base64 (2,732 characters)
+_HEADER_ESCAPED_RE = re.compile(rb"[^\x20-\x5b\x5d-\x7e]")  # not printable ASCII, or '\'
+
+
+def string_to_sign_headers(signed: bytes, detail: str) -> dict[str, str]:
+    """The headers that show a StringToSign: ``X-Sandbox-String-To-Sign``, escaped as
+    ``signing.header_safe`` does, and ``X-Sandbox-Signature-Detail`` (``detail``).
+
+    When escaping changed anything (non-ASCII, a control character, a backslash), an escaped
+    ``\\u00e9`` reads exactly like the ``\\u`` mistake a client may have made: the detail
+    then says that the header is escaped, and ``X-Sandbox-String-To-Sign-Base64`` carries the
+    exact bytes (the first STRING_TO_SIGN_BASE64_LIMIT of them).
+    """
+    headers = {
+        "X-Sandbox-Signature-Detail": detail,
+        "X-Sandbox-String-To-Sign": signing.header_safe(signed),
+    }
+    if _HEADER_ESCAPED_RE.search(signed):
+        exact = signed[:STRING_TO_SIGN_BASE64_LIMIT]
+        headers["X-Sandbox-String-To-Sign-Base64"] = base64.b64encode(exact).decode("ascii")
+        cut = f" (its first {len(exact):,} bytes)" if len(exact) < len(signed) else ""
+        headers["X-Sandbox-Signature-Detail"] = (
+            f"{detail} X-Sandbox-String-To-Sign is escaped (\\uXXXX is one UTF-8 character, "
+            f"\\\\ one backslash); X-Sandbox-String-To-Sign-Base64 has the exact bytes{cut}."
+        )
+    return headers

@@ -4,7 +4,8 @@ A ``Candidate`` is one way of signing a request: the right way, except along the
 where it names a deviation (None is the right choice). Every deviation has a cost, a lower
 cost being a more common mistake; ``PLAN``, built once at import, lists the right candidate,
 every single deviation and the plausible pairs by increasing total cost (ties keep the order
-of the tables below), so single deviations come first.
+of the tables below), so single deviations come first. ``plan_for`` keeps, in that order, the
+candidates that can apply to one shape of request (a query or a body to sign ...).
 
 The output encoding (upper-case hex, base64 in its forms) and the digest size cost nothing to
 try: they are read off the sent signature (``Encoding``), not planned.
@@ -12,6 +13,7 @@ try: they are read off the sent signature (``Encoding``), not planned.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 from enum import Enum, IntEnum
@@ -60,8 +62,26 @@ class Spacing(Mistake):
 class JsonFlag(Mistake):
     SORTED_KEYS = "sorted-keys", 1.1
     NUMBERS_AS_TYPED = "numbers-as-typed", 1.15
-    UNICODE_ESCAPE = "unicode-escape", 1.2
-    ESCAPED_SLASHES = "escaped-slashes", 1.5
+    UNICODE_ESCAPE = "unicode-escape", 1.2  # non-ASCII as \u00e9 (Python's, PHP's default)
+    ESCAPED_SLASHES = "escaped-slashes", 1.5  # '/' as '\/' (PHP's default)
+    HTML_ESCAPE = "html-escape", 1.4  # <, >, & as \u003c ... (Go's json.Marshal default)
+    GSON_ESCAPE = "html-escape-gson", 1.45  # <, >, &, =, ' as \u003c ... (Java Gson's default)
+    DOTNET_ESCAPE = "dotnet-escape", 1.4  # non-ASCII, <>&'+` and " as \u00E9 (System.Text.Json)
+
+
+# The flags that escape characters: a body sent in one of these forms and signed as sent is
+# named after the escaping (the library default to change), not "raw-body".
+ESCAPE_FLAGS = frozenset(
+    {
+        JsonFlag.UNICODE_ESCAPE,
+        JsonFlag.ESCAPED_SLASHES,
+        JsonFlag.HTML_ESCAPE,
+        JsonFlag.GSON_ESCAPE,
+        JsonFlag.DOTNET_ESCAPE,
+    }
+)
+# Go's, Gson's and .NET's escaping are whole encoders of their own: no library adds another.
+_SOLE_ESCAPES = frozenset({JsonFlag.HTML_ESCAPE, JsonFlag.GSON_ESCAPE, JsonFlag.DOTNET_ESCAPE})
 
 
 class JsonStyle(NamedTuple):
@@ -86,6 +106,7 @@ class JsonStyle(NamedTuple):
 class QueryFlag(Mistake):
     LEADING_QUESTION_MARK = "leading-question-mark"
     URL_ENCODED = "url-encoded-query"
+    LITERAL_PLUS = "unencoded-plus"  # a '+' sent as is (a space to the server), signed as '+'
     UNSORTED = "unsorted-query"
 
 
@@ -119,7 +140,47 @@ class Form(Mistake):
         return (self,)
 
 
-Payload = JsonStyle | QueryStyle | Form
+class Unsent(Mistake):
+    """A documented optional query parameter that the HTTP client left out of the URL (its
+    value was undefined, null or None) but the signing code joined in, printed as ``printed``.
+
+    axios leaves out undefined and null params, PHP's http_build_query null values, Python's
+    requests None: a sorted join of the same object signs ``type=undefined``, ``type=null``,
+    ``type=`` or ``type=None``.
+    """
+
+    UNDEFINED = "unsent-param-undefined", 1.5, "undefined"
+    NULL = "unsent-param-null", 1.55, "null"
+    EMPTY = "unsent-param-empty", 1.6, ""
+    NONE = "unsent-param-none", 1.65, "None"
+
+    def __init__(self, code: str, cost: float, printed: str) -> None:
+        super().__init__(code, cost)
+        self.printed = printed
+
+
+MAX_UNSENT_SETS = 29
+"""Sets of absent parameters tried per printed value: for get-transactions' seven optional
+parameters, each alone (7), all of them (1) and each pair (21); ``Request.unsent_sets``."""
+
+
+class UnsentParams(NamedTuple):
+    """The ``slot``-th set of documented optional parameters absent from the query
+    (``Request.unsent_sets``), signed with the value ``value.printed``."""
+
+    value: Unsent
+    slot: int
+
+    @property
+    def mistakes(self) -> tuple[Unsent]:
+        return (self.value,)
+
+    @property
+    def code(self) -> str:
+        return self.value.code
+
+
+Payload = JsonStyle | QueryStyle | Form | UnsentParams
 
 
 class Method(Mistake):
@@ -236,20 +297,27 @@ def _query(*flags: QueryFlag) -> QueryStyle:
     return QueryStyle(frozenset(flags))
 
 
-_ENCODED, _UNSORTED = QueryFlag.URL_ENCODED, QueryFlag.UNSORTED
+_ENCODED, _UNSORTED, _PLUS = QueryFlag.URL_ENCODED, QueryFlag.UNSORTED, QueryFlag.LITERAL_PLUS
 _OTHER_PAYLOADS: list[tuple[Deviation, float]] = [
+    # Before url-encoded-query: a query whose only encoded character is a raw '+' signs the
+    # same either way, and the '+' is the cause (a space to the server; %2B is the fix).
+    (_query(_PLUS), 1.0),
     (_query(_ENCODED), 1.0),
     (_query(_UNSORTED), 1.0),
+    (_query(_PLUS, _UNSORTED), 1.05),
     (_query(_ENCODED, _UNSORTED), 1.05),  # the query exactly as sent
     (Form.QUERY_IN_PATH, 1.1),
     (_query(QueryFlag.LEADING_QUESTION_MARK), 1.2),
-    (_query(*QueryFlag), 1.3),  # '?' and the query exactly as sent
+    (_query(QueryFlag.LEADING_QUESTION_MARK, _ENCODED, _UNSORTED), 1.3),  # '?' + as sent
     (Form.RAW_BODY, 1.3),
     (Form.STRINGIFIED_BODY, 1.0),
     (Form.EMPTY_PAYLOAD, 1.4),
     (Form.QUERY_FOR_POST, 1.45),
     (Form.EMPTY_OBJECT_PAYLOAD, 1.5),
     (Form.JSON_QUERY, 1.6),
+]
+_UNSENT: list[tuple[Deviation, float]] = [
+    (UnsentParams(value, slot), value.cost) for value in Unsent for slot in range(MAX_UNSENT_SETS)
 ]
 _ORDER_COSTS: dict[tuple[Part, ...], float] = {
     (Part.TIMESTAMP, Part.METHOD, Part.PATH, Part.PAYLOAD): 1.2,
@@ -268,6 +336,9 @@ def _json_styles() -> list[tuple[Deviation, float]]:
     for spacing in (None, *Spacing):
         for n in range(len(JsonFlag) + 1):
             for flags in itertools.combinations(JsonFlag, n):
+                sole = _SOLE_ESCAPES.intersection(flags)
+                if sole and len(ESCAPE_FLAGS.intersection(flags)) > 1:
+                    continue  # Go's, Gson's or .NET's escaping with another library's
                 style = JsonStyle(spacing, frozenset(flags))
                 left, cost = set(style.mistakes), 0.0
                 for combo, combo_cost in _LIBRARY_DEFAULTS.items():
@@ -291,7 +362,7 @@ def _structures() -> list[tuple[Deviation, float]]:
 
 
 _DIMENSIONS: dict[str, list[tuple[Deviation, float]]] = {
-    "payload": _json_styles() + _OTHER_PAYLOADS,
+    "payload": _json_styles() + _OTHER_PAYLOADS + _UNSENT,
     "method": [(method, method.cost) for method in Method],
     "path": [(path, path.cost) for path in Path],
     "timestamp": [(timestamp, timestamp.cost) for timestamp in Timestamp],
@@ -304,6 +375,8 @@ _DIMENSIONS: dict[str, list[tuple[Deviation, float]]] = {
 def _pair_allowed(first: Deviation, second: Deviation) -> bool:
     if Timestamp.MILLISECONDS_SIGNED in (first, second):
         return False  # already MS_SCAN digests on its own
+    if isinstance(first, UnsentParams) or isinstance(second, UnsentParams):
+        return False  # up to MAX_UNSENT_SETS digests per value: alone only
     # A plain hash without the secret cannot have picked the wrong secret.
     return not (first is Algorithm.HASH_NO_SECRET and isinstance(second, Secret))
 
@@ -325,3 +398,44 @@ def _build_plan() -> tuple[Candidate, ...]:
 
 
 PLAN = _build_plan()
+
+# What each PAYLOAD form needs: a query to sign (GET, HEAD, DELETE), or a body (the rest).
+_QUERY_ONLY = (QueryStyle, UnsentParams)
+_QUERY_FORMS = {Form.JSON_QUERY}
+_BODY_FORMS = {Form.RAW_BODY, Form.STRINGIFIED_BODY, Form.QUERY_FOR_POST}
+
+
+def _fits(payload: Payload | None, signs_query: bool, plus: bool, unsent_sets: int) -> bool:
+    if payload is None:
+        return True
+    if isinstance(payload, JsonStyle) or payload in _BODY_FORMS:
+        return not signs_query
+    if not isinstance(payload, _QUERY_ONLY) and payload not in _QUERY_FORMS:
+        return True  # either kind of request
+    if isinstance(payload, UnsentParams):
+        return payload.slot < unsent_sets
+    if isinstance(payload, QueryStyle) and QueryFlag.LITERAL_PLUS in payload.flags:
+        return signs_query and plus
+    return signs_query
+
+
+@functools.cache
+def plan_for(signs_query: bool, plus: bool = False, unsent_sets: int = 0) -> tuple[Candidate, ...]:
+    """The PLAN's candidates that can apply to a request of this shape, in the same order: one
+    that signs its query (``plus``: with a raw '+' in it; ``unsent_sets``: how many sets of
+    absent optional parameters it has) or its body. Every other candidate would only be looked
+    at to be skipped, about 1 µs each on every failed request: the search gives the same
+    answer without them. At most 2 x 2 x (MAX_UNSENT_SETS + 1) shapes, each built once."""
+    return tuple(c for c in PLAN if _fits(c.payload, signs_query, plus, unsent_sets))
+
+
+# The JSON styles that only escape characters, in the plan's order: a raw-body match whose
+# bytes are one of them is named after it (search.diagnose).
+ESCAPE_STYLES = tuple(
+    c.payload
+    for c in PLAN
+    if isinstance(c.payload, JsonStyle)
+    and len(c.deviations) == 1
+    and c.payload.spacing is None
+    and c.payload.flags <= ESCAPE_FLAGS
+)

@@ -7,12 +7,16 @@ module only builds the wrong ones.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from .. import signing
 from .plan import (
+    ESCAPE_STYLES,
+    MAX_UNSENT_SETS,
     MAX_WALKED_BYTES,
     Candidate,
     Form,
@@ -26,10 +30,20 @@ from .plan import (
     Secret,
     Spacing,
     Timestamp,
+    UnsentParams,
+    plan_for,
 )
 
 Key = tuple[bytes, str | None]  # a secret as bytes, and the partner it belongs to (None: ours)
 _NON_ASCII_RE = re.compile(r"[^\x00-\x7e]")  # as json.dumps' ensure_ascii: DEL too
+_HTML_RE = re.compile("[<>&\u2028\u2029]")  # what Go's json.Marshal escapes besides JSON's own
+_GSON_RE = re.compile("[<>&='\u2028\u2029]")  # and Gson's (its htmlSafe default)
+_HTML_ESCAPES = {JsonFlag.HTML_ESCAPE: _HTML_RE, JsonFlag.GSON_ESCAPE: _GSON_RE}
+# What System.Text.Json's default encoder escapes: all but printable ASCII, and "&'+<>`\
+_DOTNET_RE = re.compile(r"[^\x20-\x7e]|[\"&'+<>`\\]")
+# In a JSON.stringify text, a sign that the .NET encoder writes it otherwise: a character it
+# escapes, an escaped quote (\u0022 there) or a \u escape with a hex letter (upper case there).
+_DOTNET_CHANGES_RE = re.compile(r"[^\x20-\x7e]|[&'+<>`]|\\\"|\\u[0-9a-f]{0,3}[a-f]")
 
 
 class Request:
@@ -83,11 +97,19 @@ class Request:
         self.walked = 0  # body bytes walked in Python (see plan.MAX_WALKED_BYTES)
         self.refused = False  # a JSON variant was left out for MAX_WALKED_BYTES
 
+    def plan(self) -> tuple[Candidate, ...]:
+        """The plan's candidates that can apply to this request, in the plan's order."""
+        if not self.is_get:
+            return plan_for(False)
+        return plan_for(True, "+" in self.query, len(self.unsent_sets))
+
     def message(self, c: Candidate) -> tuple[bytes, list[Key]] | None:
         payload = self.payload(c.payload)
+        if payload is None:
+            return None
         method, path = self.methods.get(c.method), self.paths.get(c.path)
         stamp, keys = self.stamps.get(c.timestamp), self.keys.get(c.secret)
-        if payload is None or method is None or path is None or stamp is None or keys is None:
+        if method is None or path is None or stamp is None or keys is None:
             return None
         parts = (method, path + payload[1], stamp, payload[0])
         return (c.structure.join(parts) if c.structure else b"".join(parts)), keys
@@ -117,7 +139,18 @@ class Request:
             text = self._json(variant)
             return None if text is None else (text.encode("utf-8"), b"")
         if isinstance(variant, QueryStyle):
-            return (_query(query, variant.flags).encode(), b"") if self.is_get and query else None
+            if not (self.is_get and query):
+                return None
+            if QueryFlag.LITERAL_PLUS in variant.flags and "+" not in query:
+                return None
+            return _query(query, variant.flags).encode(), b""
+        if isinstance(variant, UnsentParams):
+            sets = self.unsent_sets
+            if variant.slot >= len(sets):
+                return None
+            params = dict(self.params)
+            params.update(dict.fromkeys(sets[variant.slot], variant.value.printed))
+            return signing.canonical_params(params), b""
         if variant is Form.EMPTY_PAYLOAD:
             return b"", b""
         if variant is Form.EMPTY_OBJECT_PAYLOAD:
@@ -137,7 +170,49 @@ class Request:
             return signing.canonical_query(query), b""
         return None
 
+    # ----------------------------------------------------------------------- query variants
+
+    @functools.cached_property
+    def params(self) -> dict[str, str]:
+        """The query's parameters, decoded and collapsed as the server signs them."""
+        return signing.query_params(signing.parse_query(self.query))
+
+    @functools.cached_property
+    def unsent_sets(self) -> list[tuple[str, ...]]:
+        """The sets of documented optional query parameters absent from this request that a
+        client may have signed anyway (``UnsentParams``): each alone, all of them, each pair;
+        at most MAX_UNSENT_SETS."""
+        if not self.is_get:
+            return []
+        absent = [name for name in optional_query_params(self.path) if name not in self.params]
+        sets: list[tuple[str, ...]] = [(name,) for name in absent]
+        if len(absent) > 2:
+            sets.append(tuple(absent))
+        sets += itertools.combinations(absent, 2)
+        return sets[:MAX_UNSENT_SETS]
+
+    def plus_example(self) -> str:
+        """The first parameter sent with a raw '+', as the server reads it (a space)."""
+        for part in self.query.split("&"):
+            if "+" in part:
+                key, value = signing.parse_query(part)[0]
+                return f"{key}={value}"
+        return ""
+
     # ----------------------------------------------------------------------- JSON variants
+
+    def sent_style(self) -> JsonStyle | None:
+        """The escaping style (``plan.ESCAPE_STYLES``) whose output is the body exactly as
+        sent, if one is: a raw-body match on such a body is that library default's doing."""
+        if not self.data or self.raw_payload:
+            return None
+        for style in ESCAPE_STYLES:
+            if not all(_ESCAPE_MARKS[flag] in self.raw for flag in style.flags):
+                continue
+            text = self._json(style)
+            if text is not None and text.encode("utf-8") == self.raw:
+                return style
+        return None
 
     def _json(self, style: JsonStyle) -> str | None:
         """The body serialized with ``style``'s mistakes, if they all change it, within
@@ -171,6 +246,12 @@ class Request:
             found.add(JsonFlag.UNICODE_ESCAPE)
         if "/" in text:
             found.add(JsonFlag.ESCAPED_SLASHES)
+        if _HTML_RE.search(text):
+            found.add(JsonFlag.HTML_ESCAPE)
+        if _GSON_RE.search(text):
+            found.add(JsonFlag.GSON_ESCAPE)
+        if _DOTNET_CHANGES_RE.search(text):
+            found.add(JsonFlag.DOTNET_ESCAPE)
         if self.typed_example() is not None:
             found.add(JsonFlag.NUMBERS_AS_TYPED)
         if any(list(v) != sorted(v) for v in self._values() if isinstance(v, dict)):
@@ -218,6 +299,8 @@ def _serialize(
     print as typed (by identity), ``number`` prints the others."""
     flags = style.flags
     ascii_only, slashes = JsonFlag.UNICODE_ESCAPE in flags, JsonFlag.ESCAPED_SLASHES in flags
+    html = next((chars for flag, chars in _HTML_ESCAPES.items() if flag in flags), None)
+    dotnet = JsonFlag.DOTNET_ESCAPE in flags
     sort = JsonFlag.SORTED_KEYS in flags
     indent = (
         2 if style.spacing is Spacing.INDENT_2 else 4 if style.spacing is Spacing.INDENT_4 else 0
@@ -226,9 +309,13 @@ def _serialize(
     key_sep = ": " if style.spacing else ":"
 
     def string(value: str) -> str:
+        if dotnet:  # an encoder of its own, from the text itself
+            return '"' + _DOTNET_RE.sub(_dotnet_escape, value) + '"'
         text = signing.js_string(value)
         if ascii_only:
             text = _NON_ASCII_RE.sub(_ascii_escape, text)
+        if html:
+            text = html.sub(_ascii_escape, text)
         return text.replace("/", "\\/") if slashes else text
 
     def wrap(start: str, items: list[str], end: str, level: int) -> str:
@@ -263,6 +350,32 @@ def _ascii_escape(match: re.Match[str]) -> str:
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
+_DOTNET_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\", "\b": "\\b", "\f": "\\f"}
+
+
+def _dotnet_escape(match: re.Match[str]) -> str:
+    """One character as System.Text.Json's default encoder writes it: upper-case hex."""
+    char = match.group(0)
+    short = _DOTNET_SHORT.get(char)
+    if short:
+        return short
+    code = ord(char)
+    if code < 0x10000:
+        return f"\\u{code:04X}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04X}\\u{0xDC00 + (code & 0x3FF):04X}"
+
+
+# What a body sent in an escaping style must contain (a cheap test before serializing it).
+_ESCAPE_MARKS = {
+    JsonFlag.UNICODE_ESCAPE: b"\\u",
+    JsonFlag.ESCAPED_SLASHES: b"\\/",
+    JsonFlag.HTML_ESCAPE: b"\\u",
+    JsonFlag.GSON_ESCAPE: b"\\u",
+    JsonFlag.DOTNET_ESCAPE: b"\\u",
+}
+
+
 def _query(query: str, flags: frozenset[QueryFlag]) -> str:
     """The query signed with these mistakes (decoded and sorted are right)."""
     if QueryFlag.URL_ENCODED in flags and QueryFlag.UNSORTED in flags:
@@ -270,12 +383,39 @@ def _query(query: str, flags: frozenset[QueryFlag]) -> str:
     elif QueryFlag.URL_ENCODED in flags:  # sorted by decoded key, each part as sent
         parts = [part for part in query.split("&") if part]
         text = "&".join(sorted(parts, key=lambda part: signing.parse_query(part)[0][0]))
-    elif QueryFlag.UNSORTED in flags:
-        params = signing.query_params(signing.parse_query(query))
-        text = "&".join(f"{k}={v}" for k, v in params.items())
     else:
-        text = signing.canonical_query(query).decode("utf-8")
+        if QueryFlag.LITERAL_PLUS in flags:  # %XX decoded, '+' kept
+            pairs = [(unquote(k), unquote(v)) for k, _, v in _parts(query)]
+        else:
+            pairs = signing.parse_query(query)
+        params = signing.query_params(pairs)
+        if QueryFlag.UNSORTED in flags:
+            text = "&".join(f"{k}={v}" for k, v in params.items())
+        else:
+            text = signing.canonical_params(params).decode("utf-8")
     return ("?" if QueryFlag.LEADING_QUESTION_MARK in flags else "") + text
+
+
+def _parts(query: str) -> list[tuple[str, str, str]]:
+    return [part.partition("=") for part in query.split("&") if part]
+
+
+def optional_query_params(path: str) -> tuple[str, ...]:
+    """The documented optional query parameters of the endpoint at ``path`` (none for any
+    other path), from the one declaration of the API's parameters (``api.fields``)."""
+    return _optional_query_params().get(path, ())
+
+
+@functools.cache
+def _optional_query_params() -> dict[str, tuple[str, ...]]:
+    # Imported on first use: the API's modules import the doctor (through auth).
+    from ..api import PREFIX
+    from ..openapi import QUERIES
+
+    return {
+        PREFIX + name: tuple(field.name for field in fields if not field.required)
+        for name, fields in QUERIES.items()
+    }
 
 
 def _paths(path: str) -> dict[Path | None, bytes]:
