@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
-from sandbox.scenarios import ScenarioError, load_file, load_text, parse_runtime_rule
+from sandbox.scenarios import ScenarioError, load_file, load_text, loader, parse_runtime_rule
 from sandbox.scenarios.model import Delay
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,6 +121,11 @@ BROKEN = [
         "s.yaml:2: scenarios.A.errors: must be a mapping of field -> list of messages",
     ),
     ("secret", "secret: 5\n", "s.yaml:1: secret: must be a string, not a number"),
+    (
+        "impossible-date",  # it looks like a date to YAML, which then cannot build it
+        "version: 1\nseed: 2001-02-30\n",
+        "s.yaml:2: seed: cannot read '2001-02-30': day is out of range for month",
+    ),
 ]
 
 
@@ -172,3 +180,68 @@ def test_unsafe_yaml_tags_are_refused() -> None:
 def test_runtime_rules_are_validated_the_same_way(body: object, message: str) -> None:
     with pytest.raises(ScenarioError, match=message):
         parse_runtime_rule(body)
+
+
+# ------------------------------------------------------------- libyaml, and the fallback to Python
+
+PURE = yaml.SafeLoader
+DOCUMENTS = {
+    "shipped": (ROOT / "scenarios.yaml").read_text(),
+    "built-in": (ROOT / "sandbox" / "scenarios" / "builtin.yaml").read_text(),
+    "anchors": "clients:\n  A: &c {balance: 5}\n  B: *c\nscenarios:\n  X: {outcome: drop}\n",
+    "block-scalar": "secret: |\n  two\n  lines\nseed: 7\n",
+    "non-string-key": "scenarios:\n  1: {outcome: drop}\n",
+    **{name: text for name, text, _ in BROKEN},
+}
+
+
+def outcome(parse: Callable[[], tuple[object, loader._Lines]]) -> object:
+    """What a parse gives: the values and their lines, or the error it raises."""
+    try:
+        value, lines = parse()
+    except ScenarioError as exc:
+        return str(exc)
+    return value, lines.lines
+
+
+@pytest.mark.skipif(loader._FAST_LOADER is None, reason="PyYAML was built without libyaml")
+@pytest.mark.parametrize("text", DOCUMENTS.values(), ids=DOCUMENTS.keys())
+def test_libyaml_gives_what_the_pure_python_loader_gives(text: str) -> None:
+    assert outcome(lambda: loader.parse_yaml(text, "s.yaml")) == outcome(
+        lambda: loader._compose(text, "s.yaml", PURE)
+    )
+
+
+def test_a_valid_shallow_document_is_composed_by_libyaml_and_the_rest_by_python(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if loader._FAST_LOADER is None:
+        pytest.skip("PyYAML was built without libyaml")
+    used: list[str] = []
+    compose = loader._compose
+
+    def spy(text: str, source: str | None, loader_class: Any) -> tuple[Any, loader._Lines]:
+        used.append(loader_class.__name__)
+        return compose(text, source, loader_class)
+
+    monkeypatch.setattr(loader, "_compose", spy)
+    loader.parse_yaml(DOCUMENTS["shipped"])
+    assert used == ["CSafeLoader"]
+    for text in ("scenarios:\n  A: [unclosed\n", "a: " + "[" * 40 + "]" * 40):
+        used.clear()
+        with pytest.raises(ScenarioError):
+            loader.parse_yaml(text)
+        assert used[-1] == "SafeLoader", text
+
+
+def nested(levels: int) -> str:
+    """A document whose collections nest ``levels`` deep, the top-level mapping included."""
+    return "a: " + "[" * (levels - 1) + "]" * (levels - 1) + "\n"
+
+
+@pytest.mark.skipif(loader._FAST_LOADER is None, reason="PyYAML was built without libyaml")
+def test_libyaml_is_trusted_only_with_documents_nested_within_the_limit() -> None:
+    assert loader._shallow(nested(loader.MAX_NESTING + 1))
+    assert not loader._shallow(nested(loader.MAX_NESTING + 2))
+    assert not loader._shallow("a: [unclosed\n")  # what libyaml rejects goes to Python
+    assert loader._shallow("")
