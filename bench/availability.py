@@ -378,9 +378,7 @@ def render_trickle(attack: Attack, a: argparse.Namespace) -> str:
 
 
 def render(parts: list[str]) -> str:
-    parts = [*parts, "Machine:\n\n" + harness.bullets(harness.machine())]
-    parts.append(f"Command:\n\n```bash\n{harness.command_line()}\n```")
-    return "\n\n".join(parts) + "\n"
+    return "\n\n".join([*parts, harness.provenance()])
 
 
 # --------------------------------------------------------------------------- main

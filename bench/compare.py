@@ -416,9 +416,7 @@ def render(
             startup_table(startups),
         ]
     parts.append("Targets:\n\n" + "\n".join(verdicts(results, startups)))
-    parts.append("Machine:\n\n" + harness.bullets(info))
-    parts.append("Commands:\n\n```bash\n" + "\n".join(commands) + "\n```")
-    return "\n\n".join(parts) + "\n"
+    return "\n\n".join([*parts, harness.provenance(commands, info)])
 
 
 SECTION = "## Side by side: sandbox vs bare Flask+waitress vs Prism"
@@ -512,7 +510,7 @@ def main(argv: list[str] | None = None) -> int:
         if with_prism:
             save_openapi(opts)
         results: list[Measure] = []
-        commands = [harness.command_line()]
+        commands: list[str] = []  # after this script's own command line
         if not args.no_load:
             results, started = run_load(args, opts)
             commands += started

@@ -569,6 +569,15 @@ def command_line() -> str:
     return shlex.join([Path(sys.executable).name, f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]])
 
 
+def provenance(commands: Sequence[str] = (), info: Sequence[tuple[str, str]] | None = None) -> str:
+    """The end of every script's README block: the machine (``info``, else ``machine()``), then
+    how the figures were made (this script's command line, then ``commands``)."""
+    lines = "\n".join([command_line(), *commands])
+    heading = "Commands" if commands else "Command"
+    facts = bullets(machine() if info is None else info)
+    return f"Machine:\n\n{facts}\n\n{heading}:\n\n```bash\n{lines}\n```\n"
+
+
 def write_readme(
     script: str, key: str | None, text: str, *, section: str, intro: str = "", path: Path = README
 ) -> None:

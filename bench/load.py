@@ -199,8 +199,7 @@ def render(rows: list[Row], durability: str, args: argparse.Namespace, mode: str
         f"Durability: {durability}\n\n"
         f"Server: sabong-sandbox (waitress threads: {threads}, cpu pinning: {args.cpu or 'auto'}) "
         f"on a SQLite file in a temporary directory, journal_mode={mode}, synchronous=NORMAL.\n\n"
-        f"Machine:\n{harness.bullets(harness.machine())}\n\n"
-        f"Command:\n\n```bash\n{harness.command_line()}\n```\n"
+        f"{harness.provenance()}"
     )
 
 

@@ -232,9 +232,7 @@ def render(cells: list[Cell], args: argparse.Namespace) -> str:
         parts.append(
             "Two sandboxes loaded at the same time, each by its own wrk:\n\n" + "\n".join(lines)
         )
-    parts.append("Machine:\n\n" + harness.bullets(harness.machine()))
-    parts.append(f"Command:\n\n```bash\n{harness.command_line()}\n```")
-    return "\n\n".join(parts) + "\n"
+    return "\n\n".join([*parts, harness.provenance()])
 
 
 # --------------------------------------------------------------------------- main

@@ -416,8 +416,7 @@ def render(run: Run, args: argparse.Namespace) -> str:
         f"cpu pinning: {args.cpu or 'auto'}) on {run.db_label}; scenarios file: "
         f"{args.scenarios or '(none)'}; forced scenarios rotate over "
         f"{args.forced_clients or 'unbounded (a new one each time)'} clientIds.\n\n"
-        f"Machine:\n{harness.bullets(harness.machine())}\n\n"
-        f"Command:\n\n```bash\n{harness.command_line()}\n```\n"
+        f"{harness.provenance()}"
     )
 
 
