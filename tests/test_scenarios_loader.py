@@ -122,6 +122,18 @@ BROKEN = [
     ),
     ("secret", "secret: 5\n", "s.yaml:1: secret: must be a string, not a number"),
     (
+        "duplicate-anchor",
+        "clients:\n  A: &c {balance: 1}\n  B: &c {balance: 2}\n",
+        "s.yaml:3: (top level): not valid YAML: found duplicate anchor 'c'; first occurrence "
+        "(line 2), second occurrence",
+    ),
+    (
+        "control-character",  # refused by PyYAML's reader before any parsing
+        "version: 1\nseed: \x07\n",
+        "s.yaml:2: (top level): not valid YAML: unacceptable character #x0007 (special "
+        "characters are not allowed)",
+    ),
+    (
         "impossible-date",  # it looks like a date to YAML, which then cannot build it
         "version: 1\nseed: 2001-02-30\n",
         "s.yaml:2: seed: cannot read '2001-02-30': day is out of range for month",

@@ -201,7 +201,10 @@ _CLOSING = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 def _shallow(text: str) -> bool:
     """Whether libyaml reads ``text`` as collections nested at most ``MAX_NESTING`` deep."""
     assert _FAST_LOADER is not None
-    loader = _FAST_LOADER(text)
+    try:
+        loader = _FAST_LOADER(text)
+    except (yaml.YAMLError, ValueError):  # text libyaml cannot take (a lone surrogate)
+        return False
     depth = 0
     try:
         while (event := loader.get_event()) is not None:
@@ -221,7 +224,15 @@ def _shallow(text: str) -> bool:
 def _compose(
     text: str, source: str | None, loader_class: type[yaml.SafeLoader] | type[yaml.CSafeLoader]
 ) -> tuple[Any, _Lines]:
-    loader = loader_class(text)
+    try:
+        loader = loader_class(text)  # PyYAML's reader refuses control characters here
+    except yaml.reader.ReaderError as exc:
+        at = text.count("\n", 0, exc.position) + 1
+        character = (
+            f"character #x{exc.character:04x}" if isinstance(exc.character, int) else "character"
+        )
+        message = f"not valid YAML: unacceptable {character} ({exc.reason})"
+        raise ScenarioError([Problem((), message, at)], source) from None
     lines = _Lines()
     problems: list[Problem] = []
     try:
@@ -238,9 +249,12 @@ def _compose(
             raise
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        raise ScenarioError(
-            [Problem((), f"not valid YAML: {exc.problem or exc.context}", line)], source
-        ) from None
+        what = exc.problem or exc.context
+        if exc.problem and exc.context and exc.context.startswith("found") and exc.context_mark:
+            # "found duplicate anchor 'x'; first occurrence" is the news, "second occurrence"
+            # (where the error is located) only its end
+            what = f"{exc.context} (line {exc.context_mark.line + 1}), {exc.problem}"
+        raise ScenarioError([Problem((), f"not valid YAML: {what}", line)], source) from None
     except yaml.YAMLError as exc:
         if loader_class is not yaml.SafeLoader:
             raise
