@@ -163,6 +163,7 @@ def record(sandbox: Sandbox, response: Response) -> None:
         request.get_data(cache=True)[: BODY_LIMIT + 1] if length <= limits.MAX_BODY_BYTES else b""
     )
     tenant = sandbox.default  # no signature: the operator's
+    answer = response.get_data()
     tenant.journal.add(
         Entry(
             epoch=tenant.clock.now(),
@@ -176,7 +177,8 @@ def record(sandbox: Sandbox, response: Response) -> None:
             scenario="none",
             request_body=kept,
             request_length=max(length, len(kept)),
-            response_body=response.get_data()[: BODY_LIMIT + 1],
+            response_body=answer[: BODY_LIMIT + 1],
+            response_length=len(answer),
             flags=[],
         )
     )

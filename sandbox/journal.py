@@ -19,13 +19,6 @@ DEFAULT_SIZE = 1000
 BODY_LIMIT = 2048
 
 
-def truncate(data: bytes, limit: int = BODY_LIMIT) -> str:
-    text = data[:limit].decode("utf-8", "replace")
-    if len(data) > limit:
-        text += f"...[{len(data) - limit} more bytes]"
-    return text
-
-
 @dataclass(frozen=True, slots=True)
 class SignatureReport:
     """What the signature check said of a request, for the journal and the inspector."""
@@ -68,7 +61,8 @@ class Entry:
     scenario: str
     request_body: bytes  # at most BODY_LIMIT + 1 bytes kept
     request_length: int
-    response_body: bytes
+    response_body: bytes  # at most BODY_LIMIT + 1 bytes kept
+    response_length: int
     flags: list[str] = field(default_factory=list)
     # The headers that matter to reproduce and explain it: what was signed and how it was
     # answered (the signature is no secret; the control plane's token never reaches here).
@@ -89,7 +83,7 @@ class Entry:
             "signature": self.signature.to_json() if self.signature else {},
             "scenario": self.scenario,
             "requestBody": _body_text(self.request_body, self.request_length),
-            "responseBody": truncate(self.response_body),
+            "responseBody": _body_text(self.response_body, self.response_length),
             "flags": self.flags,
             "requestHeaders": dict(self.request_headers),
             "responseHeaders": dict(self.response_headers),
@@ -97,6 +91,8 @@ class Entry:
 
 
 def _body_text(kept: bytes, length: int) -> str:
+    """The first BODY_LIMIT bytes of a body of ``length`` bytes (of which ``kept`` were kept),
+    and how many more there were."""
     if length > len(kept) and not kept:
         return f"(not read: {length} bytes)"
     text = kept[:BODY_LIMIT].decode("utf-8", "replace")

@@ -125,7 +125,39 @@ def test_journal_unit() -> None:
                 request_body=b"",
                 request_length=0,
                 response_body=b"",
+                response_length=0,
             )
         )
     assert len(journal) == 2 and journal.size == 2
     assert [e.client_id for e in journal.query(since=2.0)] == ["2"]
+
+
+def test_a_long_answer_is_cut_at_2048_bytes_saying_how_many_more(
+    signed: Signed, client: FlaskClient
+) -> None:
+    """The count is of the whole answer, not of the bytes the journal kept (it once said
+    "[1 more bytes]" of every answer over the limit)."""
+    answer = signed.get("/api/v1/get-transactions", {"clientId": "CLIENT_001", "limit": "100"})
+    assert len(answer.data) > 10_000
+    (entry,) = requests(client)
+    head = answer.data[:2048].decode()
+    assert entry["responseBody"] == f"{head}...[{len(answer.data) - 2048} more bytes]"
+
+
+def test_an_answer_of_exactly_2048_bytes_is_whole() -> None:
+    entry = Entry(
+        epoch=0.0,
+        method="GET",
+        path="/",
+        query=b"",
+        client_id=None,
+        status=200,
+        latency=0.0,
+        signature=None,
+        scenario="none",
+        request_body=b"",
+        request_length=0,
+        response_body=b"x" * 2048,
+        response_length=2048,
+    )
+    assert entry.to_json()["responseBody"] == "x" * 2048

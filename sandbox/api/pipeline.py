@@ -68,8 +68,7 @@ def handle(sandbox: Sandbox, request: Request) -> Answer:
         exchange.message = route.success
         answer = verify_and_answer(exchange, route)
     except ApiError as error:
-        exchange.refusal = REFUSALS.get(type(error).__name__, f"http-{error.status_code}")
-        answer = error_answer(error)
+        answer = refused(exchange, error)
     except Exception as exc:
         # A bug or a failing disk, not a documented outcome: logged for the operator (once per
         # interval and kind), answered with the endpoint's documented 500 and no trace of it.
@@ -252,7 +251,13 @@ def settled(exchange: Exchange, route: Route) -> Answer:
     try:
         return run(exchange, route)
     except ApiError as error:
-        return error_answer(error)
+        return refused(exchange, error)
+
+
+def refused(exchange: Exchange, error: ApiError) -> Answer:
+    """A documented failure's answer, its kind noted for the readiness report."""
+    exchange.refusal = REFUSALS.get(type(error).__name__, f"http-{error.status_code}")
+    return error_answer(error)
 
 
 def client_gone(exchange: Exchange) -> Answer:
@@ -351,6 +356,7 @@ def journal(exchange: Exchange, answer: Answer) -> Answer:
         request_body=kept,
         request_length=max(length, len(kept)),
         response_body=answer.body[: BODY_LIMIT + 1],
+        response_length=len(answer.body),
         flags=[*exchange.flags, "dropped"] if exchange.dropped else exchange.flags,
         request_headers=tuple(
             (name, request.headers[name][:HEADER_KEPT])
