@@ -12,47 +12,16 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from readiness_events import credit, history, read, status_of
 
 from sandbox import readiness
 from sandbox.cli import main
 from sandbox.client import SandboxClient
 from sandbox.process import ServerProcess
-from sandbox.readiness import Event, History
+from sandbox.readiness import History
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = ROOT / "examples" / "readiness" / "clients.py"
-
-
-def history(*events: dict[str, Any]) -> list[Event]:
-    """Events in order, one second apart unless ``epoch`` says otherwise."""
-    h = History()
-    for i, values in enumerate(events):
-        h.record(**{"epoch": 1000.0 + i, "client_id": "P1", "applied": False, **values})
-    return h.events()
-
-
-def credit(
-    status: int, cents: int = 1000, reference: str | None = "R1", **kw: Any
-) -> dict[str, Any]:
-    values = {
-        "endpoint": "credit-balance",
-        "status": status,
-        "kind": "credit",
-        "amount_cents": cents,
-        "reference": reference,
-        "fingerprint": f"{cents}-{reference}",
-        "verdict": "valid",
-    }
-    return {**values, **kw}
-
-
-def read(endpoint: str = "get-transactions", **kw: Any) -> dict[str, Any]:
-    return {"endpoint": endpoint, "status": 200, "fingerprint": "q", "verdict": "valid", **kw}
-
-
-def status_of(check_id: str, events: list[Event]) -> str:
-    (check,) = [c for c in readiness.report(events)["checks"] if c["id"] == check_id]
-    return str(check["status"])
 
 
 @pytest.mark.parametrize(
