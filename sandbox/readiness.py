@@ -150,6 +150,25 @@ def _by_client(events: Iterable[Event]) -> dict[str | None, list[Event]]:
     return out
 
 
+def _judged(
+    check_id: str,
+    judged: int,
+    nothing: str,
+    found: list[list[dict[str, Any]]],
+    status: str,
+    problem: str,
+    fine: str,
+) -> Check:
+    """The shape most checks share: ``n/a`` saying ``nothing`` when there was nothing to
+    judge, ``status`` saying ``problem`` with the evidence when anything was ``found``, else
+    ``pass`` saying ``fine``."""
+    if not judged:
+        return Check(check_id, "n/a", nothing)
+    if found:
+        return Check(check_id, status, problem, found)
+    return Check(check_id, "pass", fine)
+
+
 def retry_new_reference(events: Sequence[Event]) -> Check:
     """After an ambiguous failure of a credit/debit, another one of the same clientId, type
     and amount under a different or missing reference, with no get-balance/get-transactions
@@ -168,19 +187,14 @@ def retry_new_reference(events: Sequence[Event]) -> Check:
                     if later.reference is None or later.reference != first.reference:
                         found.append([first.to_json(), later.to_json()])
                     break
-    if not ambiguous:
-        return Check("retry-new-reference", "n/a", "No ambiguous credit or debit failure yet.")
-    if found:
-        return Check(
-            "retry-new-reference",
-            "fail",
-            f"{len(found)} retry(ies) of an ambiguous failure under a new or no reference, "
-            "without checking first: a double credit or debit where the first was applied.",
-            found,
-        )
-    return Check(
+    return _judged(
         "retry-new-reference",
-        "pass",
+        len(ambiguous),
+        "No ambiguous credit or debit failure yet.",
+        found,
+        "fail",
+        f"{len(found)} retry(ies) of an ambiguous failure under a new or no reference, "
+        "without checking first: a double credit or debit where the first was applied.",
         f"No retry under a new reference after {len(ambiguous)} ambiguous failure(s).",
     )
 
@@ -204,19 +218,14 @@ def reconcile_after_ambiguous(events: Sequence[Event]) -> Check:
                     break
             if not checked:
                 missing.append([first.to_json()])
-    if not count:
-        return Check("reconcile-after-ambiguous", "n/a", "No ambiguous failure yet.")
-    if missing:
-        return Check(
-            "reconcile-after-ambiguous",
-            "warn",
-            f"{len(missing)} of {count} ambiguous failure(s) not followed by a get-transactions "
-            "or get-balance before moving on.",
-            missing,
-        )
-    return Check(
+    return _judged(
         "reconcile-after-ambiguous",
-        "pass",
+        count,
+        "No ambiguous failure yet.",
+        missing,
+        "warn",
+        f"{len(missing)} of {count} ambiguous failure(s) not followed by a get-transactions "
+        "or get-balance before moving on.",
         f"Every one of {count} ambiguous failure(s) was reconciled.",
     )
 
@@ -224,17 +233,16 @@ def reconcile_after_ambiguous(events: Sequence[Event]) -> Check:
 def missing_reference(events: Sequence[Event]) -> Check:
     wallet = [e for e in events if e.endpoint in WALLET and e.status not in (400, 401)]
     missing = [[e.to_json()] for e in wallet if not e.reference]
-    if not wallet:
-        return Check("missing-reference", "n/a", "No credit or debit yet.")
-    if missing:
-        return Check(
-            "missing-reference",
-            "warn",
-            f"{len(missing)} of {len(wallet)} credit(s)/debit(s) sent without a reference: "
-            "no way to tell a retry from a new operation.",
-            missing,
-        )
-    return Check("missing-reference", "pass", f"All {len(wallet)} carry a reference.")
+    return _judged(
+        "missing-reference",
+        len(wallet),
+        "No credit or debit yet.",
+        missing,
+        "warn",
+        f"{len(missing)} of {len(wallet)} credit(s)/debit(s) sent without a reference: "
+        "no way to tell a retry from a new operation.",
+        f"All {len(wallet)} carry a reference.",
+    )
 
 
 def reference_reuse(events: Sequence[Event]) -> Check:
@@ -252,17 +260,14 @@ def reference_reuse(events: Sequence[Event]) -> Check:
             event.client_id,
         ):
             found.append([first.to_json(), event.to_json()])
-    if not first_use:
-        return Check("reference-reuse", "n/a", "No reference sent yet.")
-    if found:
-        return Check(
-            "reference-reuse",
-            "fail",
-            f"{len(found)} reference(s) reused for a different amount, type or clientId.",
-            found,
-        )
-    return Check(
-        "reference-reuse", "pass", f"{len(first_use)} reference(s), each for one operation."
+    return _judged(
+        "reference-reuse",
+        len(first_use),
+        "No reference sent yet.",
+        found,
+        "fail",
+        f"{len(found)} reference(s) reused for a different amount, type or clientId.",
+        f"{len(first_use)} reference(s), each for one operation.",
     )
 
 
@@ -280,18 +285,13 @@ def retry_after_definitive(events: Sequence[Event]) -> Check:
                 if later.fingerprint == first.fingerprint and later.endpoint == first.endpoint:
                     found.append([first.to_json(), later.to_json()])
                     break
-    if not definitive:
-        return Check("retry-after-definitive", "n/a", "No definitive refusal yet.")
-    if found:
-        return Check(
-            "retry-after-definitive",
-            "warn",
-            f"{len(found)} request(s) re-sent unchanged after a definitive answer.",
-            found,
-        )
-    return Check(
+    return _judged(
         "retry-after-definitive",
-        "pass",
+        definitive,
+        "No definitive refusal yet.",
+        found,
+        "warn",
+        f"{len(found)} request(s) re-sent unchanged after a definitive answer.",
         f"None of {definitive} definitive refusal(s) was re-sent unchanged.",
     )
 
