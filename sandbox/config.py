@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 DEFAULT_SECRET = "sandbox-secret"
 DEFAULT_DB = os.path.join(".sandbox", "sandbox.db")
-MEMORY = ":memory:"
 
 
 @dataclass(frozen=True)
@@ -200,9 +199,6 @@ class Config:
     quiet: bool = False
     # Where each value came from, for the start-up banner (never the values of secrets).
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
-
-    def with_(self, **changes: Any) -> Config:
-        return replace(self, **changes)
 
 
 class ConfigError(ValueError):

@@ -96,12 +96,6 @@ class Engine:
 
     # ------------------------------------------------------------------ requests
 
-    def governs(self, client_id: str) -> bool:
-        """Whether a rule or an override exists for ``client_id``; when not, ``pick`` returns
-        None for every endpoint. No side effect (``pick`` advances sequences)."""
-        with self._lock:
-            return client_id in self._overrides or self.scenarios.rule_for(client_id) is not None
-
     def pick(self, client_id: str, endpoint: str) -> Decision | None:
         """The step for this request, or None to behave normally. Advances sequences."""
         with self._lock:
