@@ -108,26 +108,30 @@ def test_bodies_are_truncated(app: Flask, signed: Signed, client: FlaskClient) -
     assert len(entry["requestBody"]) < 2100
 
 
+def an_entry(**values: Any) -> Entry:
+    """A journal entry of an empty GET /, with ``values`` changed."""
+    defaults: dict[str, Any] = {
+        "epoch": 0.0,
+        "method": "GET",
+        "path": "/",
+        "query": b"",
+        "client_id": None,
+        "status": 200,
+        "latency": 0.001,
+        "signature": None,
+        "scenario": "none",
+        "request_body": b"",
+        "request_length": 0,
+        "response_body": b"",
+        "response_length": 0,
+    }
+    return Entry(**{**defaults, **values})
+
+
 def test_journal_unit() -> None:
     journal = Journal(2)
     for i in range(3):
-        journal.add(
-            Entry(
-                epoch=float(i),
-                method="GET",
-                path="/",
-                query=b"",
-                client_id=str(i),
-                status=200,
-                latency=0.001,
-                signature=None,
-                scenario="none",
-                request_body=b"",
-                request_length=0,
-                response_body=b"",
-                response_length=0,
-            )
-        )
+        journal.add(an_entry(epoch=float(i), client_id=str(i)))
     assert len(journal) == 2 and journal.size == 2
     assert [e.client_id for e in journal.query(since=2.0)] == ["2"]
 
@@ -145,19 +149,5 @@ def test_a_long_answer_is_cut_at_2048_bytes_saying_how_many_more(
 
 
 def test_an_answer_of_exactly_2048_bytes_is_whole() -> None:
-    entry = Entry(
-        epoch=0.0,
-        method="GET",
-        path="/",
-        query=b"",
-        client_id=None,
-        status=200,
-        latency=0.0,
-        signature=None,
-        scenario="none",
-        request_body=b"",
-        request_length=0,
-        response_body=b"x" * 2048,
-        response_length=2048,
-    )
-    assert entry.to_json()["responseBody"] == "x" * 2048
+    whole = an_entry(response_body=b"x" * 2048, response_length=2048)
+    assert whole.to_json()["responseBody"] == "x" * 2048
